@@ -1,0 +1,44 @@
+/**
+ * `parley` command line. Subcommands: `start` (a node). `ctl`, `bench` and
+ * `chat` arrive with their issues.
+ */
+import { Command, Option } from 'commander';
+import { loadConfig, type ConfigFlags } from './config.ts';
+import { createLogger } from './log.ts';
+import { startNode } from './node.ts';
+import { isParleyError } from '../protocol/errors.ts';
+
+const program = new Command('parley').description('Parley messaging backend').showHelpAfterError();
+
+program
+  .command('start')
+  .description('start one node (embedded store unless PARLEY_PG_URL / PARLEY_CASSANDRA_CONTACT_POINTS / … are set)')
+  .addOption(new Option('--node-id <id>', 'node name (PARLEY_NODE_ID)'))
+  .addOption(new Option('--host <addr>', 'listen address (PARLEY_HOST)'))
+  .addOption(new Option('--http-port <n>', 'operator HTTP port, 0 = any (PARLEY_HTTP_PORT)'))
+  .addOption(new Option('--gateway-port <n>', 'client WebSocket port, 0 = any (PARLEY_GATEWAY_PORT)'))
+  .addOption(new Option('--data-dir <dir>', 'embedded store folder (PARLEY_DATA_DIR)'))
+  .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (PARLEY_LOG_LEVEL)'))
+  .action(async (opts: ConfigFlags) => {
+    const config = loadConfig(opts);
+    const log = createLogger(config.logLevel, { node: config.nodeId });
+    const node = await startNode(config, log);
+    const http = `http://${node.httpAddress.address}:${node.httpAddress.port}`;
+    const ws = `ws://${node.gatewayAddress.address}:${node.gatewayAddress.port}`;
+    log.info({ event: 'node.listening', http, gateway: ws }, 'node listening');
+    // A human-readable line for the operator, besides the JSON log.
+    process.stderr.write(`parley node ${config.nodeId} listening: gateway ${ws}  health ${http}/healthz\n`);
+    const onSignal = (signal: NodeJS.Signals) => {
+      void node.stop(signal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    await node.stopped;
+    process.exitCode = 0;
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const code = isParleyError(err) ? err.code : 'PARLEY_ERR_INTERNAL';
+  process.stderr.write(`parley: ${code}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,140 @@
+/**
+ * The node's one typed configuration object.
+ *
+ * Precedence: command-line flags > `PARLEY_*` environment variables > the
+ * defaults in `DEFAULT_CONFIG`, which run a single node on the embedded store
+ * with no external service. A real backend is used only when its setting is
+ * present (for example `PARLEY_PG_URL`); absent means embedded.
+ */
+import path from 'node:path';
+import { ParleyError } from '../protocol/errors.ts';
+
+/** Log levels accepted by pino. */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The whole configuration of one Parley node. */
+export interface NodeConfig {
+  /** Node name, unique in a cluster. @default `parley-<hostname-free random>` */
+  readonly nodeId: string;
+  /** Address the listeners bind to. @default '127.0.0.1' */
+  readonly host: string;
+  /** HTTP port for /healthz, /readyz and (later) /metrics; 0 picks a free port. @default 8080 */
+  readonly httpPort: number;
+  /** WebSocket gateway port for clients; 0 picks a free port. @default 8443 */
+  readonly gatewayPort: number;
+  /** Folder of the embedded store (SQLite file). @default './.data' */
+  readonly dataDir: string;
+  /** @default 'info' */
+  readonly logLevel: LogLevel;
+  /** How long a graceful shutdown may take before the node exits anyway. @default 10000 */
+  readonly shutdownTimeoutMs: number;
+  /** PostgreSQL connection string; unset = accounts and keys in the embedded store. */
+  readonly pgUrl: string | undefined;
+  /** Redis URL; unset = presence in memory. */
+  readonly redisUrl: string | undefined;
+  /** NATS servers (comma separated); unset = single node, in-process bus. */
+  readonly natsUrl: string | undefined;
+  /** Cassandra contact points `host:port,…`; unset = inbox in the embedded store. */
+  readonly cassandraContactPoints: string | undefined;
+  /** @default 'datacenter1' */
+  readonly cassandraLocalDataCenter: string;
+  /** @default 'parley' */
+  readonly cassandraKeyspace: string;
+}
+
+/** Defaults: one node, embedded store, loopback only. */
+export const DEFAULT_CONFIG: Omit<NodeConfig, 'nodeId'> = {
+  host: '127.0.0.1',
+  httpPort: 8080,
+  gatewayPort: 8443,
+  dataDir: './.data',
+  logLevel: 'info',
+  shutdownTimeoutMs: 10_000,
+  pgUrl: undefined,
+  redisUrl: undefined,
+  natsUrl: undefined,
+  cassandraContactPoints: undefined,
+  cassandraLocalDataCenter: 'datacenter1',
+  cassandraKeyspace: 'parley',
+};
+
+/** Flags as the CLI hands them over (all optional, strings as typed). */
+export type ConfigFlags = Partial<Record<keyof NodeConfig, string | number | undefined>>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Environment variable for each setting. */
+export const CONFIG_ENV: Readonly<Record<keyof NodeConfig, string>> = {
+  nodeId: 'PARLEY_NODE_ID',
+  host: 'PARLEY_HOST',
+  httpPort: 'PARLEY_HTTP_PORT',
+  gatewayPort: 'PARLEY_GATEWAY_PORT',
+  dataDir: 'PARLEY_DATA_DIR',
+  logLevel: 'PARLEY_LOG_LEVEL',
+  shutdownTimeoutMs: 'PARLEY_SHUTDOWN_TIMEOUT_MS',
+  pgUrl: 'PARLEY_PG_URL',
+  redisUrl: 'PARLEY_REDIS_URL',
+  natsUrl: 'PARLEY_NATS_URL',
+  cassandraContactPoints: 'PARLEY_CASSANDRA_CONTACT_POINTS',
+  cassandraLocalDataCenter: 'PARLEY_CASSANDRA_LOCAL_DC',
+  cassandraKeyspace: 'PARLEY_CASSANDRA_KEYSPACE',
+};
+
+/**
+ * Builds the configuration from flags, environment and defaults, validating
+ * every value. Throws `ParleyError('PARLEY_ERR_CONFIG')` naming the setting.
+ */
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const raw = (key: keyof NodeConfig): string | undefined => {
+    const flag = flags[key];
+    if (flag !== undefined && flag !== '') return String(flag);
+    const fromEnv = env[CONFIG_ENV[key]];
+    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  };
+  const str = <K extends keyof NodeConfig>(key: K, fallback: string): string => raw(key) ?? fallback;
+  const opt = (key: keyof NodeConfig): string | undefined => raw(key);
+  const port = (key: 'httpPort' | 'gatewayPort'): number => {
+    const value = raw(key);
+    if (value === undefined) return DEFAULT_CONFIG[key];
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      throw configError(key, `must be a port number 0..65535, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+  const positiveInt = (key: 'shutdownTimeoutMs'): number => {
+    const value = raw(key);
+    if (value === undefined) return DEFAULT_CONFIG[key];
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw configError(key, `must be a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+  };
+  const logLevel = str('logLevel', DEFAULT_CONFIG.logLevel);
+  if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+    throw configError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  }
+  const httpPort = port('httpPort');
+  const gatewayPort = port('gatewayPort');
+  if (httpPort !== 0 && httpPort === gatewayPort) {
+    throw configError('gatewayPort', `must differ from httpPort (${httpPort})`);
+  }
+  return {
+    nodeId: str('nodeId', `parley-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
+    host: str('host', DEFAULT_CONFIG.host),
+    httpPort,
+    gatewayPort,
+    dataDir: path.resolve(str('dataDir', DEFAULT_CONFIG.dataDir)),
+    logLevel: logLevel as LogLevel,
+    shutdownTimeoutMs: positiveInt('shutdownTimeoutMs'),
+    pgUrl: opt('pgUrl'),
+    redisUrl: opt('redisUrl'),
+    natsUrl: opt('natsUrl'),
+    cassandraContactPoints: opt('cassandraContactPoints'),
+    cassandraLocalDataCenter: str('cassandraLocalDataCenter', DEFAULT_CONFIG.cassandraLocalDataCenter),
+    cassandraKeyspace: str('cassandraKeyspace', DEFAULT_CONFIG.cassandraKeyspace),
+  };
+}
+
+function configError(key: keyof NodeConfig, why: string): ParleyError {
+  return new ParleyError('PARLEY_ERR_CONFIG', `invalid ${key} (${CONFIG_ENV[key]}): ${why}`, { details: { setting: key } });
+}

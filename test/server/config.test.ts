@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { loadConfig, DEFAULT_CONFIG } from '../../server/config.ts';
+import { isParleyError } from '../../protocol/errors.ts';
+
+test('config - defaults run one node on the embedded store', () => {
+  const c = loadConfig({}, {});
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.httpPort, DEFAULT_CONFIG.httpPort);
+  assert.equal(c.gatewayPort, DEFAULT_CONFIG.gatewayPort);
+  assert.equal(c.pgUrl, undefined);
+  assert.equal(c.cassandraContactPoints, undefined);
+  assert.equal(c.redisUrl, undefined);
+  assert.equal(c.natsUrl, undefined);
+  assert.equal(c.dataDir, path.resolve('./.data'));
+});
+
+test('config - flags override PARLEY_* environment, which overrides defaults', () => {
+  const env = { PARLEY_HTTP_PORT: '9000', PARLEY_GATEWAY_PORT: '9001', PARLEY_PG_URL: 'postgres://x@127.0.0.1/db', PARLEY_LOG_LEVEL: 'warn' };
+  const c = loadConfig({ httpPort: '9100' }, env);
+  assert.equal(c.httpPort, 9100);
+  assert.equal(c.gatewayPort, 9001);
+  assert.equal(c.pgUrl, 'postgres://x@127.0.0.1/db');
+  assert.equal(c.logLevel, 'warn');
+});
+
+test('config - invalid values are PARLEY_ERR_CONFIG naming the setting and its variable', () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PARLEY_HTTP_PORT: '70000' }, /httpPort \(PARLEY_HTTP_PORT\)/],
+    [{ PARLEY_GATEWAY_PORT: 'abc' }, /gatewayPort \(PARLEY_GATEWAY_PORT\)/],
+    [{ PARLEY_LOG_LEVEL: 'loud' }, /logLevel \(PARLEY_LOG_LEVEL\)/],
+    [{ PARLEY_SHUTDOWN_TIMEOUT_MS: '-1' }, /shutdownTimeoutMs/],
+    [{ PARLEY_HTTP_PORT: '9000', PARLEY_GATEWAY_PORT: '9000' }, /must differ/],
+  ];
+  for (const [env, message] of cases) {
+    assert.throws(() => loadConfig({}, env), (err: unknown) => isParleyError(err, 'PARLEY_ERR_CONFIG') && message.test(err.message));
+  }
+});
