@@ -1,0 +1,214 @@
+/**
+ * InboxStore on the embedded SQLite database (tables `inbox_entries`,
+ * `inbox_dedup`, migration 2).
+ *
+ * Data structures:
+ * - `inbox_entries`: one row per copy; id = global AUTOINCREMENT, so ids are
+ *   strictly increasing per device in commit order and never reused. Index
+ *   (recipient_user, recipient_device, id) serves read, ack (one range delete)
+ *   and count; index (server_ts) serves purgeExpired.
+ * - `inbox_dedup`: (sender_user, sender_device, client_message_id) → the
+ *   original result as JSON, written in the same transaction as the copies.
+ *   It outlives the copies (they may be acked long before a retry arrives).
+ *
+ * append = one IMMEDIATE transaction: dedup lookup, N inserts, dedup insert.
+ * Copies are validated one by one inside it, so a bad copy rolls back the ones
+ * before it: all or none. The transaction is durable when it commits (see
+ * `EmbeddedStoreOptions.synchronous` in ./open.ts for what that covers).
+ */
+import type Database from 'better-sqlite3';
+import { invalidInput } from '../errors.ts';
+import {
+  DEFAULT_INBOX_RETENTION,
+  type AppendResult,
+  type AppendedCopy,
+  type DeviceAddress,
+  type InboxBatch,
+  type InboxCursor,
+  type InboxEntry,
+  type InboxEntryId,
+  type InboxEntryKind,
+  type InboxRetention,
+  type InboxStore,
+  type PurgeResult,
+} from '../types.ts';
+import { checkClientMessageId, checkCopy, checkDeviceAddress, checkKind, checkReadLimit, checkTimestamp } from '../validate.ts';
+import { decodeInboxId, encodeInboxId } from './inbox-id.ts';
+import { translateSqliteError } from './sqlite-errors.ts';
+
+interface EntryRow {
+  id: number;
+  sender_user: string;
+  sender_device: number;
+  client_message_id: string;
+  kind: InboxEntryKind;
+  server_ts: number;
+  payload: Buffer;
+}
+
+type StoredResult = [userId: string, deviceId: number, id: string][];
+
+/** Rows deleted per statement by purgeExpired; the event loop gets a turn between chunks. */
+const PURGE_CHUNK = 5000;
+
+export class SqliteInboxStore implements InboxStore {
+  private readonly db: Database.Database;
+  private readonly retention: InboxRetention;
+  private readonly stmt: {
+    insertEntry: Database.Statement<[string, number, string, number, string, string, number, Uint8Array]>;
+    getDedup: Database.Statement<[string, number, string], { server_ts: number; result: string }>;
+    insertDedup: Database.Statement<[string, number, string, number, string]>;
+    read: Database.Statement<[string, number, number, number], EntryRow>;
+    ack: Database.Statement<[string, number, number]>;
+    count: Database.Statement<[string, number], { n: number }>;
+    purgeEntries: Database.Statement<[number, number]>;
+    purgeDedup: Database.Statement<[number, number]>;
+  };
+  private readonly appendTx: (batch: InboxBatch) => AppendResult;
+
+  constructor(db: Database.Database, retention: Partial<InboxRetention> = {}) {
+    this.db = db;
+    this.retention = { ...DEFAULT_INBOX_RETENTION, ...retention };
+    checkTimestamp('inboxRetentionMs', this.retention.inboxRetentionMs);
+    checkTimestamp('dedupRetentionMs', this.retention.dedupRetentionMs);
+    this.stmt = {
+      insertEntry: db.prepare(
+        `INSERT INTO inbox_entries
+           (recipient_user, recipient_device, sender_user, sender_device, client_message_id, kind, server_ts, payload)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getDedup: db.prepare(
+        'SELECT server_ts, result FROM inbox_dedup WHERE sender_user = ? AND sender_device = ? AND client_message_id = ?',
+      ),
+      insertDedup: db.prepare(
+        'INSERT INTO inbox_dedup (sender_user, sender_device, client_message_id, server_ts, result) VALUES (?, ?, ?, ?, ?)',
+      ),
+      read: db.prepare(
+        `SELECT id, sender_user, sender_device, client_message_id, kind, server_ts, payload FROM inbox_entries
+         WHERE recipient_user = ? AND recipient_device = ? AND id > ? ORDER BY id LIMIT ?`,
+      ),
+      ack: db.prepare('DELETE FROM inbox_entries WHERE recipient_user = ? AND recipient_device = ? AND id <= ?'),
+      count: db.prepare('SELECT count(*) AS n FROM inbox_entries WHERE recipient_user = ? AND recipient_device = ?'),
+      purgeEntries: db.prepare(
+        'DELETE FROM inbox_entries WHERE id IN (SELECT id FROM inbox_entries WHERE server_ts <= ? LIMIT ?)',
+      ),
+      purgeDedup: db.prepare(
+        `DELETE FROM inbox_dedup WHERE (sender_user, sender_device, client_message_id) IN
+           (SELECT sender_user, sender_device, client_message_id FROM inbox_dedup WHERE server_ts <= ? LIMIT ?)`,
+      ),
+    };
+    this.appendTx = db.transaction((batch: InboxBatch): AppendResult => {
+      const { sender, clientMessageId, kind, serverTimestamp, copies } = batch;
+      const dup = this.stmt.getDedup.get(sender.userId, sender.deviceId, clientMessageId);
+      if (dup) {
+        const stored = JSON.parse(dup.result) as StoredResult;
+        return {
+          duplicate: true,
+          serverTimestamp: dup.server_ts,
+          copies: stored.map(([userId, deviceId, id]) => ({ recipient: { userId, deviceId }, id })),
+        };
+      }
+      const out: AppendedCopy[] = new Array<AppendedCopy>(copies.length);
+      const stored: StoredResult = new Array(copies.length);
+      const seen = new Set<string>();
+      for (let i = 0; i < copies.length; i++) {
+        const copy = copies[i]!;
+        checkCopy(copy, i);
+        const { userId, deviceId } = copy.recipient;
+        const key = `${userId}:${deviceId}`;
+        if (seen.has(key)) throw invalidInput(`batch.copies[${i}].recipient`, 'device appears twice in one batch');
+        seen.add(key);
+        const rowid = Number(
+          this.stmt.insertEntry.run(userId, deviceId, sender.userId, sender.deviceId, clientMessageId, kind, serverTimestamp, copy.payload)
+            .lastInsertRowid,
+        );
+        const id = encodeInboxId(rowid);
+        out[i] = { recipient: { userId, deviceId }, id };
+        stored[i] = [userId, deviceId, id];
+      }
+      this.stmt.insertDedup.run(sender.userId, sender.deviceId, clientMessageId, serverTimestamp, JSON.stringify(stored));
+      return { duplicate: false, serverTimestamp, copies: out };
+    }).immediate as (batch: InboxBatch) => AppendResult;
+  }
+
+  async append(batch: InboxBatch): Promise<AppendResult> {
+    if (batch === null || typeof batch !== 'object') throw invalidInput('batch', 'not an object');
+    checkDeviceAddress('batch.sender', batch.sender);
+    checkClientMessageId(batch.clientMessageId);
+    checkKind(batch.kind);
+    checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
+    if (!Array.isArray(batch.copies) || batch.copies.length === 0) throw invalidInput('batch.copies', 'not a non-empty array');
+    try {
+      return this.appendTx(batch);
+    } catch (err) {
+      throw translateSqliteError(err, this.db, 'inbox.append');
+    }
+  }
+
+  async read(device: DeviceAddress, after: InboxCursor, limit: number): Promise<InboxEntry[]> {
+    checkDeviceAddress('device', device);
+    const afterN = decodeInboxId('after', after);
+    checkReadLimit(limit);
+    let rows: EntryRow[];
+    try {
+      rows = this.stmt.read.all(device.userId, device.deviceId, afterN, limit);
+    } catch (err) {
+      throw translateSqliteError(err, this.db, 'inbox.read');
+    }
+    const out = new Array<InboxEntry>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      out[i] = {
+        id: encodeInboxId(r.id),
+        sender: { userId: r.sender_user, deviceId: r.sender_device },
+        clientMessageId: r.client_message_id,
+        kind: r.kind,
+        serverTimestamp: r.server_ts,
+        payload: r.payload,
+      };
+    }
+    return out;
+  }
+
+  async ack(device: DeviceAddress, upTo: InboxEntryId): Promise<void> {
+    checkDeviceAddress('device', device);
+    const upToN = decodeInboxId('upTo', upTo);
+    try {
+      this.stmt.ack.run(device.userId, device.deviceId, upToN);
+    } catch (err) {
+      throw translateSqliteError(err, this.db, 'inbox.ack');
+    }
+  }
+
+  async count(device: DeviceAddress): Promise<number> {
+    checkDeviceAddress('device', device);
+    try {
+      return this.stmt.count.get(device.userId, device.deviceId)!.n;
+    } catch (err) {
+      throw translateSqliteError(err, this.db, 'inbox.count');
+    }
+  }
+
+  async purgeExpired(now: number): Promise<PurgeResult> {
+    checkTimestamp('now', now);
+    const entries = await this.purgeInChunks(this.stmt.purgeEntries, now - this.retention.inboxRetentionMs);
+    const dedupKeys = await this.purgeInChunks(this.stmt.purgeDedup, now - this.retention.dedupRetentionMs);
+    return { entries, dedupKeys };
+  }
+
+  /** Deletes in chunks so a large purge never blocks the event loop (and every session on it) for long. */
+  private async purgeInChunks(stmt: Database.Statement<[number, number]>, cutoff: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      let changes: number;
+      try {
+        changes = stmt.run(cutoff, PURGE_CHUNK).changes;
+      } catch (err) {
+        throw translateSqliteError(err, this.db, 'inbox.purgeExpired');
+      }
+      total += changes;
+      if (changes < PURGE_CHUNK) return total;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Store ports: one interface per store, one implementation per backend
+ * (`SqliteInboxStore`, later `CassandraInboxStore`, `PostgresAccountStore`).
+ * Every method returns a Promise even where the backend is synchronous
+ * (SQLite), so callers never change when the backend does.
+ *
+ * Errors: methods reject with `StoreError` (`store/errors.ts`) for every
+ * failure the caller can act on (invalid input, not found, conflict,
+ * unavailable). Anything else is a bug and propagates as is ("let it crash").
+ *
+ * Contract tests for every adapter: `test/store/contracts/`.
+ */
+
+/** Server-generated user id: a UUID string (RFC 4122, lower case). */
+export type UserId = string;
+
+/** Device id: a small positive integer, allocated per user by the AccountStore (1, 2, 3 …, never reused). */
+export type DeviceId = number;
+
+/** One device of one user: the address of an inbox and of a session. */
+export interface DeviceAddress {
+  readonly userId: UserId;
+  readonly deviceId: DeviceId;
+}
+
+// ---------------------------------------------------------------------------
+// AccountStore
+// ---------------------------------------------------------------------------
+
+/** A user account. */
+export interface Account {
+  readonly userId: UserId;
+  /** Milliseconds since the Unix epoch. */
+  readonly createdAt: number;
+}
+
+/** What a client registers for a new device. */
+export interface NewDevice {
+  /** Identity public key bytes (Signal: 33 bytes, 0x05 ‖ Curve25519). 1..256 bytes; unique across all devices. */
+  readonly identityKey: Uint8Array;
+  /** Signal registration id: integer 0..2^31-1. */
+  readonly registrationId: number;
+  /** Display name chosen by the client (may be ciphertext); at most 1,024 characters. */
+  readonly name: string;
+}
+
+/** A registered device. */
+export interface Device extends DeviceAddress {
+  readonly identityKey: Uint8Array;
+  readonly registrationId: number;
+  readonly name: string;
+  /** Milliseconds since the Unix epoch. */
+  readonly createdAt: number;
+}
+
+/** Result of `AccountStore.addDevice`. */
+export interface AddDeviceResult {
+  readonly device: Device;
+  /** false when the call was a retry of an earlier registration and returned the existing device. */
+  readonly created: boolean;
+}
+
+/**
+ * Users, their devices and identity keys, last seen.
+ * Embedded: SQLite. At scale: PostgreSQL.
+ *
+ * Identity key rules (duplicate registration):
+ * - An identity key belongs to at most one device in the whole system.
+ * - `addDevice(u, {identityKey: k, registrationId: r})` when device (u, d) already
+ *   has key k and registration id r returns that device with `created: false`:
+ *   a client retrying a registration whose reply was lost gets its device back.
+ * - Any other reuse of k (another user, or same user with another registration
+ *   id) rejects with PARLEY_ERR_STORE_CONFLICT.
+ * - `removeDevice` frees the key; its device id is never reused for that user,
+ *   so peers' Signal sessions with the old device can never address the new one.
+ */
+export interface AccountStore {
+  /** Creates an account with a fresh server-generated UUID. */
+  createAccount(): Promise<Account>;
+  getAccount(userId: UserId): Promise<Account | undefined>;
+  /**
+   * Registers a device; the store allocates the next device id of that user
+   * (max ever allocated + 1). Rejects PARLEY_ERR_STORE_NOT_FOUND for an unknown
+   * user, PARLEY_ERR_STORE_CONFLICT for a taken identity key (see above).
+   */
+  addDevice(userId: UserId, device: NewDevice): Promise<AddDeviceResult>;
+  getDevice(address: DeviceAddress): Promise<Device | undefined>;
+  /** The user's devices in device-id order; empty for an unknown user. */
+  listDevices(userId: UserId): Promise<Device[]>;
+  /** true if the device existed. The device's inbox is not touched (different store). */
+  removeDevice(address: DeviceAddress): Promise<boolean>;
+  /**
+   * Records that the user was seen at `at` (ms since epoch), written on disconnect.
+   * Never moves backwards: the stored value is max(stored, at), so late writes
+   * from a slower node cannot regress it. PARLEY_ERR_STORE_NOT_FOUND for an unknown user.
+   */
+  setLastSeen(userId: UserId, at: number): Promise<void>;
+  /** undefined when never set or unknown user. */
+  getLastSeen(userId: UserId): Promise<number | undefined>;
+}
+
+// ---------------------------------------------------------------------------
+// InboxStore
+// ---------------------------------------------------------------------------
+
+/**
+ * Inbox entry id: an opaque string, assigned by the store.
+ *
+ * Contract (every backend):
+ * - Within one recipient device, ids are unique and strictly increasing in
+ *   commit order, compared with plain JavaScript string comparison (`<`).
+ *   Reading in id order is arrival order.
+ * - All ids of one backend have the same width, so string order is numeric order.
+ * - Every id compares greater than `INBOX_CURSOR_START` (the empty string).
+ * - Ids are never reused for a device, even after all its entries are acked,
+ *   so a cursor a client remembers can never skip a later entry.
+ * - Ids are not portable between backends (a migration maps them).
+ *
+ * SQLite: a global AUTOINCREMENT integer as 16 lower-case hex digits.
+ * Cassandra (planned): the timeuuid clustering key re-encoded as 32 hex digits
+ * in (timestamp, clock seq, node) order, so string order = timeuuid order.
+ */
+export type InboxEntryId = string;
+
+/** A read cursor: an `InboxEntryId`, or `INBOX_CURSOR_START` to read from the beginning. */
+export type InboxCursor = InboxEntryId;
+
+/** The cursor before every entry. */
+export const INBOX_CURSOR_START: InboxCursor = '';
+
+/** The largest `limit` accepted by `InboxStore.read` (bounds memory: 1,000 × 64 KiB = 64 MiB). */
+export const INBOX_MAX_READ_LIMIT = 1000;
+
+/** What an inbox entry carries: a chat message, a receipt, or another small server envelope. */
+export type InboxEntryKind = 'message' | 'receipt' | 'server';
+
+/** One copy of a send, addressed to one recipient device. */
+export interface InboxCopy {
+  readonly recipient: DeviceAddress;
+  /** Ciphertext (or an opaque server envelope). Never interpreted by the store. */
+  readonly payload: Uint8Array;
+}
+
+/**
+ * One accepted send: the copies for every recipient device (all devices of the
+ * recipient user, plus the sender's other devices), stored all or none.
+ */
+export interface InboxBatch {
+  readonly sender: DeviceAddress;
+  /** Client-chosen id of the send; with `sender` it is the de-duplication key. 1..128 characters. */
+  readonly clientMessageId: string;
+  readonly kind: InboxEntryKind;
+  /** Assigned by the server when it accepted the send (ms since epoch); also drives retention. */
+  readonly serverTimestamp: number;
+  /** At least one; each recipient device at most once. */
+  readonly copies: readonly InboxCopy[];
+}
+
+/** The id one copy received. */
+export interface AppendedCopy {
+  readonly recipient: DeviceAddress;
+  readonly id: InboxEntryId;
+}
+
+/** Result of `InboxStore.append`. */
+export interface AppendResult {
+  /** true when the de-duplication key was already known: nothing was stored, the original result is returned. */
+  readonly duplicate: boolean;
+  /** The original send's server timestamp (the retry's own timestamp is ignored). */
+  readonly serverTimestamp: number;
+  /** One per copy of the original batch, in the original batch's order. */
+  readonly copies: readonly AppendedCopy[];
+}
+
+/** One stored copy, as read back. */
+export interface InboxEntry {
+  readonly id: InboxEntryId;
+  readonly sender: DeviceAddress;
+  readonly clientMessageId: string;
+  readonly kind: InboxEntryKind;
+  readonly serverTimestamp: number;
+  readonly payload: Uint8Array;
+}
+
+/** What `purgeExpired` removed. Backends that expire by TTL (Cassandra) report 0 and let TTL work. */
+export interface PurgeResult {
+  readonly entries: number;
+  readonly dedupKeys: number;
+}
+
+/** Retention settings shared by every inbox adapter. */
+export interface InboxRetention {
+  /**
+   * How long an unacknowledged entry waits for an offline device.
+   * @default 2_592_000_000 (30 days)
+   */
+  readonly inboxRetentionMs: number;
+  /**
+   * How long a de-duplication key is remembered; a client retry older than
+   * this is stored again. Must cover the client's retry horizon.
+   * @default 604_800_000 (7 days)
+   */
+  readonly dedupRetentionMs: number;
+}
+
+export const DEFAULT_INBOX_RETENTION: InboxRetention = {
+  inboxRetentionMs: 30 * 24 * 60 * 60 * 1000,
+  dedupRetentionMs: 7 * 24 * 60 * 60 * 1000,
+};
+
+/**
+ * The durable store-and-forward queue of each recipient device.
+ * Embedded: SQLite. At scale: Cassandra, partition = recipient device,
+ * clustered by id; acked by range delete.
+ *
+ * Guarantees: `append` is atomic (all copies or none) and durable when its
+ * Promise resolves; ids follow the `InboxEntryId` contract; a batch whose
+ * (sender, clientMessageId) is already known stores nothing and returns the
+ * original result.
+ *
+ * Acks are cumulative only. A device receives its inbox in id order over one
+ * connection and processes it in that order, so "everything up to X" is all it
+ * ever needs to say; out-of-order acks (`ackIds`) would turn every ack into a
+ * point delete, one tombstone per message in Cassandra, for no gain.
+ */
+export interface InboxStore {
+  /** Stores one accepted send atomically and durably, or returns the original result of a duplicate. */
+  append(batch: InboxBatch): Promise<AppendResult>;
+  /** Entries of `device` with id > `after`, in id order, at most `limit` (1..INBOX_MAX_READ_LIMIT). */
+  read(device: DeviceAddress, after: InboxCursor, limit: number): Promise<InboxEntry[]>;
+  /** Deletes every entry of `device` with id ≤ `upTo` (one range delete). Idempotent. */
+  ack(device: DeviceAddress, upTo: InboxEntryId): Promise<void>;
+  /** Number of entries waiting for `device`. */
+  count(device: DeviceAddress): Promise<number>;
+  /**
+   * Deletes entries with serverTimestamp ≤ now − inboxRetentionMs and dedup
+   * keys with serverTimestamp ≤ now − dedupRetentionMs.
+   */
+  purgeExpired(now: number): Promise<PurgeResult>;
+}
