@@ -22,7 +22,7 @@ function ascii(s: string): Uint8Array {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
+function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);
@@ -43,7 +43,7 @@ function checkNonce(nonce: Uint8Array): void {
  * `"PARLEY-AUTH-v1" 0x00 nonce[32] len(userId):u8 userId(ASCII) deviceId:u32be`.
  * @throws RangeError on a nonce of the wrong size (a caller bug, not peer input)
  */
-export function authSignedBytes(nonce: Uint8Array, userId: string, deviceId: number): Uint8Array {
+export function authSignedBytes(nonce: Uint8Array, userId: string, deviceId: number): Uint8Array<ArrayBuffer> {
   checkNonce(nonce);
   const dev = new Uint8Array(4);
   new DataView(dev.buffer).setUint32(0, deviceId);
@@ -58,7 +58,7 @@ export function authSignedBytes(nonce: Uint8Array, userId: string, deviceId: num
  */
 export function registerSignedBytes(
   nonce: Uint8Array, identityKey: Uint8Array, registrationId: number, linkToken: Uint8Array | null,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   checkNonce(nonce);
   const reg = Uint8Array.of(registrationId >>> 8 & 0xff, registrationId & 0xff);
   const token = linkToken ?? new Uint8Array(0);
