@@ -39,6 +39,14 @@ export const ERROR_CODES = {
   PARLEY_ERR_INVALID_LINK_TOKEN: { wire: 305, close: 0, retryable: false },
   PARLEY_ERR_TOO_MANY_DEVICES: { wire: 306, close: 0, retryable: false },
   PARLEY_ERR_INVALID_KEY: { wire: 307, close: 0, retryable: false },
+  /** A store the request needs cannot serve now (e.g. Cassandra down): nothing was stored, retry the same request. */
+  PARLEY_ERR_STORE_UNAVAILABLE: { wire: 310, close: 0, retryable: true },
+
+  // store contract violations, raised by store/ adapters; the gateway maps them (never on the wire as such)
+  PARLEY_ERR_STORE_INVALID_INPUT: { wire: 0, close: 0, retryable: false },
+  PARLEY_ERR_STORE_NOT_FOUND: { wire: 0, close: 0, retryable: false },
+  PARLEY_ERR_STORE_CONFLICT: { wire: 0, close: 0, retryable: false },
+  PARLEY_ERR_STORE_SCHEMA: { wire: 0, close: 0, retryable: false },
 
   // connection-level reasons, sent in an error frame just before the close: 400–499
   PARLEY_ERR_CONNECTED_ELSEWHERE: { wire: 400, close: 4409, retryable: false },

@@ -1,4 +1,4 @@
 /** Public surface of store/: the ports, their errors, and the embedded adapters. */
 export * from './types.ts';
-export { StoreError, STORE_ERROR_CODES, isStoreError, type StoreErrorCode } from './errors.ts';
+export { StoreError, isStoreError, type StoreErrorCode } from './errors.ts';
 export { openEmbeddedStores, DEFAULT_EMBEDDED_STORE_OPTIONS, type EmbeddedStoreOptions, type EmbeddedStores } from './embedded/index.ts';
