@@ -35,6 +35,7 @@ import {
 import { checkClientMessageId, checkCopy, checkDeviceAddress, checkKind, checkReadLimit, checkTimestamp } from '../validate.ts';
 import { decodeInboxId, encodeInboxId } from './inbox-id.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
+import { SqliteWriteQueue } from './write-queue.ts';
 
 interface EntryRow {
   id: number;
@@ -65,10 +66,13 @@ export class SqliteInboxStore implements InboxStore {
     purgeDedup: Database.Statement<[number, number]>;
   };
   private readonly appendTx: (batch: InboxBatch) => AppendResult;
+  /** Group commit: appends and acks of one event-loop turn share one transaction (see write-queue.ts). */
+  private readonly writes: SqliteWriteQueue;
 
   constructor(db: Database.Database, retention: Partial<InboxRetention> = {}) {
     this.db = db;
     this.retention = { ...DEFAULT_INBOX_RETENTION, ...retention };
+    this.writes = new SqliteWriteQueue(db, (err) => translateSqliteError(err, db, 'inbox.write'));
     checkTimestamp('inboxRetentionMs', this.retention.inboxRetentionMs);
     checkTimestamp('dedupRetentionMs', this.retention.dedupRetentionMs);
     this.stmt = {
@@ -138,11 +142,7 @@ export class SqliteInboxStore implements InboxStore {
     checkKind(batch.kind);
     checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
     if (!Array.isArray(batch.copies) || batch.copies.length === 0) throw invalidInput('batch.copies', 'not a non-empty array');
-    try {
-      return this.appendTx(batch);
-    } catch (err) {
-      throw translateSqliteError(err, this.db, 'inbox.append');
-    }
+    return this.writes.enqueue(() => this.appendTx(batch));
   }
 
   async read(device: DeviceAddress, after: InboxCursor, limit: number): Promise<InboxEntry[]> {
@@ -173,11 +173,7 @@ export class SqliteInboxStore implements InboxStore {
   async ack(device: DeviceAddress, upTo: InboxEntryId): Promise<void> {
     checkDeviceAddress('device', device);
     const upToN = decodeInboxId('upTo', upTo);
-    try {
-      this.stmt.ack.run(device.userId, device.deviceId, upToN);
-    } catch (err) {
-      throw translateSqliteError(err, this.db, 'inbox.ack');
-    }
+    await this.writes.enqueue(() => this.stmt.ack.run(device.userId, device.deviceId, upToN));
   }
 
   async count(device: DeviceAddress): Promise<number> {

@@ -75,3 +75,32 @@ test('SqliteInboxStore - entries, acks and dedup keys survive close and reopen',
     await second.close();
   }
 });
+
+test('SqliteInboxStore - group commit: appends of one turn share a transaction, and a failing one rejects alone', async () => {
+  const file = nextFile();
+  await (await openEmbeddedStores({ path: file })).close();
+  const raw = new Database(file);
+  raw.exec(`CREATE TRIGGER fail_device_99 BEFORE INSERT ON inbox_entries WHEN NEW.recipient_device = 99
+            BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+  raw.close();
+  const stores = await openEmbeddedStores({ path: file });
+  try {
+    const r = device(newUserId(), 1);
+    const s = device(newUserId(), 1);
+    // All issued in the same turn: one group. The 50th also addresses device 99 and fails.
+    const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) =>
+      stores.inbox.append(batch(s, `g${i}`, i === 50 ? [r, device(r.userId, 99)] : [r]))));
+    assert.equal(results.filter((x) => x.status === 'rejected').length, 1);
+    assert.equal(results[50]!.status, 'rejected');
+    const entries = await stores.inbox.read(r, INBOX_CURSOR_START, 1000);
+    assert.deepEqual(entries.map((e) => e.clientMessageId), Array.from({ length: 100 }, (_, i) => `g${i}`).filter((_, i) => i !== 50),
+      'the others committed, in issue order');
+    const ids = entries.map((e) => e.id);
+    assert.deepEqual([...ids].sort(), ids, 'ids increase in issue order');
+    // acks are grouped too, and interleave correctly with appends issued in the same turn
+    const [, appended] = await Promise.all([stores.inbox.ack(r, ids[98]!), stores.inbox.append(batch(s, 'late', [r]))]);
+    assert.deepEqual((await stores.inbox.read(r, INBOX_CURSOR_START, 10)).map((e) => e.id), [appended.copies[0]!.id]);
+  } finally {
+    await stores.close();
+  }
+});
