@@ -11,6 +11,7 @@ import type { NodeConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { startGateway, type Gateway } from './gateway.ts';
 import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.ts';
+import { startChatNode, type ChatNode, type ChatNodeOptions } from './chat-node.ts';
 
 /** Something the node opened and must close on shutdown. */
 export interface NodeResource {
@@ -23,6 +24,8 @@ export interface RunningNode {
   readonly config: NodeConfig;
   readonly httpAddress: AddressInfo;
   readonly gatewayAddress: AddressInfo;
+  /** The chat processes and services (tests and ops inspect them). */
+  readonly chat: ChatNode;
   /** Resolves when the node has stopped, with the reason given to `stop`. */
   readonly stopped: Promise<string>;
   stop(reason: string): Promise<void>;
@@ -31,9 +34,11 @@ export interface RunningNode {
 type Phase = 'starting' | 'ready' | 'stopping' | 'stopped';
 
 /** Starts a node with `config`; resolves once it accepts clients. */
-export async function startNode(config: NodeConfig, log: Logger): Promise<RunningNode> {
+export async function startNode(config: NodeConfig, log: Logger, options: ChatNodeOptions = {}): Promise<RunningNode> {
   let phase: Phase = 'starting';
   const resources: NodeResource[] = [];
+  const chat: ChatNode = await startChatNode(config, log, options);
+  resources.push({ name: 'chat', close: () => chat.stop() });
   const http: HttpEndpoint = await startHttpEndpoint(config.host, config.httpPort, {
     nodeId: config.nodeId,
     notReadyReason: () => (phase === 'ready' ? null : phase),
@@ -43,13 +48,12 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Runnin
     gateway = await startGateway({
       host: config.host,
       port: config.gatewayPort,
-      onConnection: (socket, request) => {
-        log.debug({ event: 'connection.open', remote: request.socket.remoteAddress }, 'client connected');
-        socket.on('error', (err) => log.warn({ event: 'connection.error', code: (err as NodeJS.ErrnoException).code }, 'socket error'));
-      },
+      maxPayloadBytes: chat.services.limits.maxFrameBytes,
+      onConnection: (socket, request) => chat.acceptSocket(socket, request),
     });
   } catch (err) {
     await http.close();
+    await chat.stop();
     throw err;
   }
   phase = 'ready';
@@ -77,5 +81,5 @@ export async function startNode(config: NodeConfig, log: Logger): Promise<Runnin
     return stopping;
   };
 
-  return { config, httpAddress: http.address, gatewayAddress: gateway.address, stopped, stop };
+  return { config, httpAddress: http.address, gatewayAddress: gateway.address, chat, stopped, stop };
 }

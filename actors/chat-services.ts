@@ -1,0 +1,63 @@
+/**
+ * What the chat actors share on one node: the stores, the device directory,
+ * the actor system (registry of sessions) and the settings. Built once by the
+ * node (server/) and passed to every Connection and Session in `init`.
+ */
+import type { ProtocolLimits } from '../protocol/index.ts';
+import type { ActorSystem, PartitionedSupervisor } from '../supervisors/index.ts';
+import type { AccountStore, DeviceAddress, InboxStore } from '../store/types.ts';
+import type { DeviceDirectory } from './device-directory.ts';
+
+/** Structured logger (pino's shape); ids only, never message bodies. */
+export interface ChatLog {
+  debug(obj: Record<string, unknown>, msg?: string): void;
+  info(obj: Record<string, unknown>, msg?: string): void;
+  warn(obj: Record<string, unknown>, msg?: string): void;
+  error(obj: Record<string, unknown>, msg?: string): void;
+}
+
+/** Tunables of connections and sessions. */
+export interface ChatSettings {
+  /** Server ping period. @default 15000 */
+  readonly pingIntervalMs: number;
+  /** A socket silent this long is closed (4440). @default 45000 */
+  readonly idleTimeoutMs: number;
+  /** Time from connect to a successful login before 4408. @default 10000 */
+  readonly authTimeoutMs: number;
+  /** Deliveries pushed to a device and not yet acked, at most. @default 256 */
+  readonly deliveryWindow: number;
+  /** Inbox entries read per store round trip. @default 128 */
+  readonly readBatch: number;
+  /** Outbound bytes buffered for one socket before it is closed as a slow consumer (4450). @default 4194304 */
+  readonly maxBufferedBytes: number;
+}
+
+/** Defaults of ChatSettings (the issue's 15 s heartbeat and 45 s silence). */
+export const DEFAULT_CHAT_SETTINGS: ChatSettings = {
+  pingIntervalMs: 15_000,
+  idleTimeoutMs: 45_000,
+  authTimeoutMs: 10_000,
+  deliveryWindow: 256,
+  readBatch: 128,
+  maxBufferedBytes: 4 * 1024 * 1024,
+};
+
+/** Everything a chat actor needs from its node. */
+export interface ChatServices {
+  readonly accounts: AccountStore;
+  readonly inbox: InboxStore;
+  readonly directory: DeviceDirectory;
+  readonly system: ActorSystem;
+  /** The partitioned supervisor sessions run under (keyed by session name). */
+  readonly sessionSupervisor: PartitionedSupervisor;
+  readonly limits: ProtocolLimits;
+  readonly settings: ChatSettings;
+  readonly log: ChatLog;
+  /** Wall clock (ms since epoch) for server timestamps. */
+  now(): number;
+}
+
+/** Registered name of a device's session: one per device on the node. */
+export function sessionName(device: DeviceAddress): string {
+  return `session/${device.userId}/${device.deviceId}`;
+}

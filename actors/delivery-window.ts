@@ -1,0 +1,92 @@
+/**
+ * The deliveries a Session has pushed to its device and not yet seen acked.
+ *
+ * Each pushed inbox entry gets a per-session `seq` (the wire's DeliverySeq);
+ * the device acks seqs, in any order and in batches. The inbox store deletes
+ * cumulatively (everything up to an id), so only the longest fully acked
+ * prefix of pushed entries may be deleted: `ack` returns the id ending that
+ * prefix when it grew, else undefined. Pure and synchronous: unit-tested
+ * without actors.
+ */
+import type { InboxEntryId } from '../store/types.ts';
+
+/** One pushed entry awaiting its ack. */
+export interface PendingDelivery<T> {
+  readonly seq: number;
+  readonly id: InboxEntryId;
+  readonly entry: T;
+  acked: boolean;
+}
+
+/** Outcome of an ack batch. */
+export interface AckOutcome<T> {
+  /** Deliveries newly acked by this batch (for receipts), in seq order. */
+  readonly newlyAcked: readonly T[];
+  /** Id to pass to `InboxStore.ack`, when the acked prefix grew. */
+  readonly ackUpTo: InboxEntryId | undefined;
+  /** Seqs that were unknown (never pushed, already released, or from an older connection). */
+  readonly unknown: number;
+}
+
+/** Pushed-but-unacked deliveries of one session, in push order. */
+export class DeliveryWindow<T> {
+  private readonly pending: PendingDelivery<T>[] = [];
+  private head = 0;
+  private nextSeq = 1;
+  private readonly bySeq = new Map<number, PendingDelivery<T>>();
+
+  /** @param capacity most unacked deliveries at once (the device's window) */
+  constructor(readonly capacity: number) {}
+
+  /** Number of pushed, not yet released deliveries. */
+  get size(): number {
+    return this.pending.length - this.head;
+  }
+
+  /** Whether another delivery may be pushed now. */
+  get hasRoom(): boolean {
+    return this.size < this.capacity;
+  }
+
+  /** Records a push and returns its seq. */
+  push(id: InboxEntryId, entry: T): number {
+    const seq = this.nextSeq++;
+    const d: PendingDelivery<T> = { seq, id, entry, acked: false };
+    this.pending.push(d);
+    this.bySeq.set(seq, d);
+    return seq;
+  }
+
+  /** Applies an ack batch. */
+  ack(seqs: readonly number[]): AckOutcome<T> {
+    const newlyAcked: T[] = [];
+    let unknown = 0;
+    for (const seq of seqs) {
+      const d = this.bySeq.get(seq);
+      if (d === undefined || d.acked) {
+        unknown += d === undefined ? 1 : 0;
+        continue;
+      }
+      d.acked = true;
+      newlyAcked.push(d.entry);
+    }
+    let ackUpTo: InboxEntryId | undefined;
+    while (this.head < this.pending.length && this.pending[this.head]!.acked) {
+      const d = this.pending[this.head++]!;
+      this.bySeq.delete(d.seq);
+      ackUpTo = d.id;
+    }
+    if (this.head > 256 && this.head * 2 > this.pending.length) {
+      this.pending.splice(0, this.head);
+      this.head = 0;
+    }
+    return { newlyAcked, ackUpTo, unknown };
+  }
+
+  /** Forgets every pending delivery (the connection is gone; they will be read again from the inbox). */
+  clear(): void {
+    this.pending.length = 0;
+    this.head = 0;
+    this.bySeq.clear();
+  }
+}

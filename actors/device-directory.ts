@@ -1,0 +1,65 @@
+/**
+ * Devices of each user, cached in front of the AccountStore: every send needs
+ * the recipient's device list (fan-out, mismatched-device check), so it must
+ * not cost a store round trip per message. Entries expire after `ttlMs` and
+ * are dropped at once when this node adds or removes a device; a stale entry
+ * can only make a send fail with mismatched-devices, which the client
+ * corrects, never deliver to a removed device (the store refuses the copy's
+ * recipient lookups later on login).
+ */
+import type { AccountStore, Device, UserId } from '../store/types.ts';
+
+/** Options of the directory. */
+export interface DeviceDirectoryOptions {
+  /** How long a cached device list is trusted. @default 30000 */
+  readonly ttlMs?: number;
+  /** Most users cached; the oldest entry goes first. @default 100000 */
+  readonly maxUsers?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+interface CacheEntry {
+  readonly devices: readonly Device[];
+  readonly at: number;
+}
+
+/** Cached device lists of users. */
+export class DeviceDirectory {
+  private readonly cache = new Map<UserId, CacheEntry>();
+  private readonly ttlMs: number;
+  private readonly maxUsers: number;
+  private readonly now: () => number;
+
+  constructor(private readonly accounts: AccountStore, options: DeviceDirectoryOptions = {}) {
+    this.ttlMs = options.ttlMs ?? 30_000;
+    this.maxUsers = options.maxUsers ?? 100_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The cached list, when fresh; no I/O. */
+  cached(userId: UserId): readonly Device[] | undefined {
+    const e = this.cache.get(userId);
+    if (e === undefined) return undefined;
+    if (this.now() - e.at > this.ttlMs) {
+      this.cache.delete(userId);
+      return undefined;
+    }
+    return e.devices;
+  }
+
+  /** The user's devices (empty for an unknown user). */
+  async devicesOf(userId: UserId): Promise<readonly Device[]> {
+    const hit = this.cached(userId);
+    if (hit !== undefined) return hit;
+    const devices = await this.accounts.listDevices(userId);
+    if (this.cache.size >= this.maxUsers) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(userId, { devices, at: this.now() });
+    return devices;
+  }
+
+  /** Forgets the user's list (after a device was added or removed). */
+  invalidate(userId: UserId): void {
+    this.cache.delete(userId);
+  }
+}

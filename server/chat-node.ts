@@ -1,0 +1,99 @@
+/**
+ * The chat part of a node: the actor system, the supervisors of sessions and
+ * connections, the stores and the shared services. The gateway hands every
+ * accepted socket to `acceptSocket`, which starts its Connection process.
+ *
+ * Tree (this issue's part of ARCHITECTURE §3):
+ *   system root
+ *   ├── sessions     (partitioned dynamic supervisor, temporary children, keyed by device)
+ *   └── connections  (partitioned dynamic supervisor, temporary children, round robin)
+ * Both children kinds are temporary: a crashed connection is not restarted,
+ * its client reconnects and resumes from the inbox.
+ */
+import { mkdirSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
+import type { WebSocket } from 'ws';
+import { resolveLimits, type ProtocolLimits } from '../protocol/index.ts';
+import {
+  logReports, startPartitionedChild, startPartitionedSupervisor, startSystem, worker,
+  type ActorSystem, type PartitionedSupervisor,
+} from '../supervisors/index.ts';
+import { openEmbeddedStores, type EmbeddedStores } from '../store/embedded/index.ts';
+import { DeviceDirectory } from '../actors/device-directory.ts';
+import { DEFAULT_CHAT_SETTINGS, type ChatServices, type ChatSettings } from '../actors/chat-services.ts';
+import { CONNECTION } from '../actors/connection.ts';
+import type { NodeConfig } from './config.ts';
+import type { Logger } from './log.ts';
+
+/** A running chat node core. */
+export interface ChatNode {
+  readonly system: ActorSystem;
+  readonly services: ChatServices;
+  readonly connections: PartitionedSupervisor;
+  /** Starts the Connection process of a new socket. */
+  acceptSocket(socket: WebSocket, request: IncomingMessage): void;
+  /** Stops every process (sessions write last seen), then closes the stores. */
+  stop(): Promise<void>;
+}
+
+/** Options beyond the node config (tests tune heartbeats and limits). */
+export interface ChatNodeOptions {
+  readonly settings?: Partial<ChatSettings>;
+  readonly limits?: Partial<ProtocolLimits>;
+}
+
+/** Opens the stores and starts the chat processes. */
+export async function startChatNode(config: NodeConfig, log: Logger, options: ChatNodeOptions = {}): Promise<ChatNode> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const stores: EmbeddedStores = await openEmbeddedStores({ path: path.join(config.dataDir, 'parley.db') });
+  const system = startSystem({ node: config.nodeId });
+  // Progress reports (every start of every connection) are debug; crashes stay errors.
+  const reportLog = log.child({ component: 'supervisors' });
+  const unsubscribe = logReports(system.reports, {
+    info: (obj, msg) => reportLog.debug(obj, msg),
+    warn: (obj, msg) => reportLog.warn(obj, msg),
+    error: (obj, msg) => reportLog.error(obj, msg),
+  });
+  try {
+    const sessions = await startPartitionedSupervisor(system, { name: 'sessions', partitions: 8 });
+    const connections = await startPartitionedSupervisor(system, { name: 'connections', partitions: 8 });
+    const services: ChatServices = {
+      accounts: stores.accounts,
+      inbox: stores.inbox,
+      directory: new DeviceDirectory(stores.accounts),
+      system,
+      sessionSupervisor: sessions,
+      limits: resolveLimits(options.limits),
+      settings: { ...DEFAULT_CHAT_SETTINGS, ...options.settings },
+      log: log.child({ component: 'chat' }),
+      now: Date.now,
+    };
+    return {
+      system,
+      services,
+      connections,
+      acceptSocket(socket, request) {
+        // No frame may arrive before its process listens: paused until Connection.init resumes it.
+        socket.pause();
+        startPartitionedChild(connections, worker('connection', CONNECTION, { socket, request, services }, { restart: 'temporary' }))
+          .catch((err: unknown) => {
+            log.error({ event: 'gateway.connection_start_failed', err }, 'connection process failed to start');
+            socket.terminate();
+          });
+      },
+      async stop() {
+        await system.stop();
+        unsubscribe();
+        // Let the last-seen writes of terminating sessions reach the store before it closes.
+        await new Promise((resolve) => setImmediate(resolve));
+        await stores.close();
+      },
+    };
+  } catch (err) {
+    unsubscribe();
+    await system.stop();
+    await stores.close();
+    throw err;
+  }
+}

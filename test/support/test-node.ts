@@ -1,0 +1,89 @@
+/**
+ * A real node for end-to-end tests: in this process (startTestNode) or as a
+ * child process (spawnNodeProcess, for kill -9), on free ports with its own
+ * data folder, removed by `stop`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../server/config.ts';
+import { createLogger } from '../../server/log.ts';
+import { startNode, type RunningNode } from '../../server/node.ts';
+import type { ChatNodeOptions } from '../../server/chat-node.ts';
+import { ParleyClient, libsignalIdentity, type ClientOptions, type DeviceCredentials } from '../../client/index.ts';
+
+/** A node in this process, and what the test needs of it. */
+export interface TestNode {
+  readonly node: RunningNode;
+  readonly url: string;
+  readonly dataDir: string;
+  /** Every log line the node wrote (JSON). */
+  readonly logs: string[];
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export async function startTestNode(options: ChatNodeOptions & { dataDir?: string } = {}): Promise<TestNode> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'parley-e2e-'));
+  const logs: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
+  const config = loadConfig({ httpPort: 0, gatewayPort: 0, dataDir, logLevel: 'debug' }, {});
+  const node = await startNode(config, createLogger('debug', { node: config.nodeId }, sink), options);
+  return {
+    node,
+    url: `ws://127.0.0.1:${node.gatewayAddress.port}`,
+    dataDir,
+    logs,
+    async stop({ keepData = false } = {}) {
+      await node.stop('test done');
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A node as a separate process (`parley start`), for crash tests. */
+export interface NodeProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly exit: Promise<number | null>;
+  output(): string;
+}
+
+export async function spawnNodeProcess(dataDir: string, gatewayPort = 0): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'start', '--http-port', '0', '--gateway-port', String(gatewayPort), '--data-dir', dataDir, '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /gateway (ws:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exit.then((code) => reject(new Error(`node exited with ${code} before listening:\n${out}`)));
+  });
+  return { child, url, exit, output: () => out };
+}
+
+/** Registers a new account with a fresh libsignal identity. */
+export async function registerClient(url: string, extra: Partial<ClientOptions> = {}): Promise<{ client: ParleyClient; identity: ReturnType<typeof libsignalIdentity>; registrationId: number; credentials: DeviceCredentials }> {
+  const identity = libsignalIdentity();
+  const registrationId = 1 + Math.floor(Math.random() * 16000);
+  const client = await ParleyClient.register({ url, identity, registrationId, backoff: { initialMs: 20, maxMs: 200, factor: 2 }, ...extra });
+  return { client, identity, registrationId, credentials: client.device };
+}
+
+/** Collects `n` items from an async iterable. */
+export async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  if (n === 0) return out;
+  for await (const item of iterable) {
+    out.push(item);
+    if (out.length >= n) break;
+  }
+  return out;
+}
