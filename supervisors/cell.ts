@@ -13,6 +13,7 @@
  * `children`, `mailbox`, `state`, `path`, ...), which we reuse rather than copy.
  */
 import type { ActorContext, Behaviour, CallResult, From, InitResult, NoReplyResult } from './behaviour.ts';
+import { settled, type Expiring } from './call-timeouts.ts';
 import { ActorError, CallError } from './errors.ts';
 import { NactActor, type NactParent } from './nact-bridge.ts';
 import type { Report, ReportKind } from './reports.ts';
@@ -80,8 +81,8 @@ class DownMsg implements DownMessage {
 }
 
 /** A pending `call`: the reply token (`From`) and the caller's promise. */
-export class CallRequest {
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+export class CallRequest implements Expiring {
+  deadline = Infinity;
   done = false;
   resolve!: (value: unknown) => void;
   reject!: (err: unknown) => void;
@@ -94,17 +95,21 @@ export class CallRequest {
   }
   settle(value: unknown): void {
     if (this.done) return;
-    this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.target.calls?.delete(this);
+    this.finish();
     this.resolve(value);
   }
   fail(reason: ExitReason | 'timeout'): void {
     if (this.done) return;
-    this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.target.calls?.delete(this);
+    this.finish();
     this.reject(new CallError(reason, this.target.self));
+  }
+  expire(): void {
+    this.fail('timeout');
+  }
+  private finish(): void {
+    this.done = true;
+    if (this.deadline !== Infinity) settled();
+    this.target.calls?.delete(this);
   }
 }
 

@@ -99,7 +99,7 @@ function startChildNow(ctx: ActorContext, state: DynamicSupervisorState, spec: F
 }
 
 function restart(ctx: ActorContext, state: DynamicSupervisorState, child: DynamicChild): NoReplyResult<DynamicSupervisorState> | Promise<NoReplyResult<DynamicSupervisorState>> {
-  state.restarts = addRestart(state.restarts, ctx.actorSystem.clock(), state.period);
+  state.restarts = addRestart(state.restarts, ctx.actorSystem.clock(), state.period, state.intensity + 1);
   if (intensityExceeded(state.restarts, state.intensity)) {
     supervisorReport(ctx, 'max_intensity', child.spec.id, undefined, undefined);
     return { stop: 'shutdown', state };

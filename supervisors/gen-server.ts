@@ -6,6 +6,7 @@
  */
 import type { ActorContext, Behaviour, From } from './behaviour.ts';
 import { CallRequest, Cell, K_CALL, K_CAST, K_INFO, K_SYS, type StartResult } from './cell.ts';
+import { expireAfter } from './call-timeouts.ts';
 import { ActorError, CallError } from './errors.ts';
 import { SysRequest } from './sys-request.ts';
 import { ActorSystem, lookupCell } from './system.ts';
@@ -73,13 +74,9 @@ export function call<P extends Protocol>(ref: Ref<P>, request: P['call'], timeou
   if (cell === undefined) return Promise.reject(new CallError('noproc', ref));
   const req = new CallRequest(request, cell);
   (cell.calls ??= new Set()).add(req);
-  if (timeoutMs !== Infinity) req.timer = setTimeout(timeoutCall, timeoutMs, req);
+  if (timeoutMs !== Infinity) expireAfter(req, timeoutMs);
   cell.deliver(K_CALL, req);
   return req.promise;
-}
-
-function timeoutCall(req: CallRequest): void {
-  req.fail('timeout');
 }
 
 /** Answers a call that `handleCall` left open with `{noreply}`. */

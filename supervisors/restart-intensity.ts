@@ -8,13 +8,15 @@
 /**
  * Puts `now` in front of the restarts still inside the window
  * `[now - periodS, now]` (inclusive, as OTP's `R >= Threshold`). `restarts` is
- * newest first; the result is too.
+ * newest first; the result is too. `limit` caps the list: a supervisor passes
+ * `intensity + 1`, the most `intensityExceeded` ever needs, so a restart costs
+ * O(intensity) at worst, not O(restarts in the window).
  */
-export function addRestart(restarts: readonly number[], now: number, periodS: number): number[] {
+export function addRestart(restarts: readonly number[], now: number, periodS: number, limit = Infinity): number[] {
   const threshold = now - periodS;
   const kept: number[] = [now];
   for (const r of restarts) {
-    if (r < threshold) break;
+    if (r < threshold || kept.length >= limit) break;
     kept.push(r);
   }
   return kept;

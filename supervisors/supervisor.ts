@@ -144,7 +144,7 @@ async function stopChildren(ctx: ActorContext, state: SupervisorState, ids: read
 
 /** Restarts after `failed` exited abnormally (or a retry of a failed restart). */
 async function restart(ctx: ActorContext, state: SupervisorState, failed: ChildRecord): Promise<NoReplyResult<SupervisorState>> {
-  state.restarts = addRestart(state.restarts, ctx.actorSystem.clock(), state.period);
+  state.restarts = addRestart(state.restarts, ctx.actorSystem.clock(), state.period, state.intensity + 1);
   if (intensityExceeded(state.restarts, state.intensity)) {
     supervisorReport(ctx, 'max_intensity', failed.spec.id, undefined, undefined);
     return { stop: 'shutdown', state };

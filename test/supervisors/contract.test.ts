@@ -48,6 +48,18 @@ test('restart intensity - restarts spread wider than the period never exceed', (
   }
 });
 
+test('restart intensity - a limit of intensity + 1 keeps the same verdict with a bounded list', () => {
+  let full: number[] = [];
+  let capped: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    full = addRestart(full, 100 + i * 0.1, 5);
+    capped = addRestart(capped, 100 + i * 0.1, 5, 4);
+    assert.ok(capped.length <= 4);
+    assert.equal(intensityExceeded(capped, 3), intensityExceeded(full, 3));
+  }
+  assert.deepEqual(addRestart([9, 8, 7, 6], 10, 5, 2), [10, 9]);
+});
+
 test('restart intensity - intensity 0 means the first restart exceeds', () => {
   assert.equal(intensityExceeded(addRestart([], 1, 5), 0), true);
 });
