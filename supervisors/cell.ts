@@ -550,12 +550,16 @@ export class Cell extends NactActor implements ActorContext, Runnable {
     sys.reports.emit(r);
   }
 
-  /** System stop: `shutdown` from the root, awaited. */
+  /**
+   * System stop: a process started linked to the system gets `shutdown` from the
+   * root, its parent, and is awaited (a supervisor shuts its tree down); an
+   * unlinked one has no parent to obey, so it is killed.
+   */
   shutdownFromRoot(): Promise<void> {
     if ((this.flags & F_DEAD) !== 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.onDown(() => resolve());
-      this.exitSignal(this.actorSystem.root, 'shutdown');
+      this.exitSignal(this.actorSystem.root, this.parentId === 0 ? 'shutdown' : 'kill');
     });
   }
 

@@ -83,3 +83,17 @@ describe('registry groups', () => {
     assert.deepEqual(reg.members('g2'), []);
   });
 });
+
+describe('system', () => {
+  test('system - stop() shuts linked top-level trees down, kills unlinked processes (even trapping ones), and leaves no process', async () => {
+    const { sys: other } = newSystem();
+    const log: string[] = [];
+    const linked = okRef(await startLink(other, PROBE, { id: 'linked', log, trap: true }));
+    const unlinked = okRef(await start(other, PROBE, { id: 'unlinked', log, trap: true }));
+    const downs = [awaitExit(linked), awaitExit(unlinked)];
+    await other.stop();
+    assert.deepEqual(await Promise.all(downs), ['shutdown', 'killed']);
+    assert.deepEqual(log, ['init:linked', 'init:unlinked', 'terminate:linked:shutdown']);
+    assert.equal(other.processCount, 0);
+  });
+});
