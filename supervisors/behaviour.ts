@@ -27,7 +27,7 @@
  *   gen_server is busy until its callback returns.
  */
 import type { ActorSystem } from './system.ts';
-import type { DownMessage, ExitMessage, ExitReason, ExitSignal, MonitorRef, Protocol, Ref, SystemMessage } from './types.ts';
+import type { ExitReason, ExitSignal, MonitorRef, Protocol, Ref, SystemMessage } from './types.ts';
 
 declare const replyBrand: unique symbol;
 
@@ -101,5 +101,3 @@ export interface ActorContext<P extends Protocol = Protocol> {
   /** Sends an exit signal from this process to `ref` (`'kill'` cannot be trapped). */
   exit(ref: Ref, reason: ExitSignal): void;
 }
-
-export type { DownMessage, ExitMessage };

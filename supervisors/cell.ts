@@ -13,8 +13,9 @@
  * `children`, `mailbox`, `state`, `path`, ...), which we reuse rather than copy.
  */
 import type { ActorContext, Behaviour, CallResult, From, InitResult, NoReplyResult } from './behaviour.ts';
-import { settled, type Expiring } from './call-timeouts.ts';
-import { ActorError, CallError } from './errors.ts';
+import { ActorError } from './errors.ts';
+import { F_BLOCKED, F_DEAD, F_EXITING, F_RUNNING, F_STARTING, F_SUSPENDED, F_TRAP, K_CALL, K_CAST, K_INFO, K_SYS, UNDEFINED } from './mailbox.ts';
+import { CallRequest, DownMsg, ExitMsg, isThenable, shapeOf, type DownCallback, type StartResult } from './runtime-messages.ts';
 import { NactActor, type NactParent } from './nact-bridge.ts';
 import type { Report, ReportKind } from './reports.ts';
 import { schedule, type Runnable } from './scheduler.ts';
@@ -23,95 +24,16 @@ import {
   crashReason,
   isNormalExit,
   type CallbackName,
-  type DownMessage,
-  type ExitMessage,
   type ExitReason,
   type ExitSignal,
   type MonitorRef,
-  type Protocol,
   type Ref,
 } from './types.ts';
 import { SysRequest } from './sys-request.ts';
 
-/** Mailbox entry kinds. */
-export const K_CAST = 0;
-export const K_INFO = 1;
-export const K_CALL = 2;
-export const K_SYS = 3;
-
-const F_RUNNING = 1; // a callback of this process is on the JS stack
-const F_BLOCKED = 2; // awaiting an async callback
-const F_SUSPENDED = 4;
-const F_TRAP = 8;
-const F_DEAD = 16;
-const F_STARTING = 32; // init has not returned yet
-const F_EXITING = 64; // terminate is running
-
 const CALLBACK_OF: readonly CallbackName[] = ['handleCast', 'handleInfo', 'handleCall', 'codeChange'];
-/** denque drops `undefined` pushes; this stands in for it in the mailbox. */
-const UNDEFINED = Symbol('undefined');
 const NACT_PROPS = { afterStop: (): void => {}, onCrash: (): symbol => Symbol.for('parley.unused') };
 const noopActorFn = (state: unknown): unknown => state;
-
-/** Called once with the exit reason of a monitored process. */
-export type DownCallback = (reason: ExitReason) => void;
-
-/** What `startLink`/`start` report, as OTP's `{ok, Pid} | ignore | {error, Reason}`. */
-export type StartResult<P extends Protocol = Protocol> = { readonly ok: Ref<P> } | 'ignore' | { readonly error: ExitReason };
-
-function isThenable(x: unknown): x is PromiseLike<unknown> {
-  return typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
-}
-
-function shapeOf(x: unknown): string {
-  // Only the shape: a returned value may hold message payload.
-  if (typeof x === 'string' && /^[a-z_]{1,16}$/i.test(x)) return `'${x}'`;
-  if (typeof x !== 'object' || x === null) return x === null ? 'null' : typeof x;
-  return `{${Object.keys(x).slice(0, 6).join(',')}}`;
-}
-
-class ExitMsg implements ExitMessage {
-  readonly type = 'EXIT' as const;
-  constructor(readonly from: Ref, readonly reason: ExitReason) {}
-}
-
-class DownMsg implements DownMessage {
-  readonly type = 'DOWN' as const;
-  constructor(readonly monitor: MonitorRef, readonly ref: Ref, readonly reason: ExitReason) {}
-}
-
-/** A pending `call`: the reply token (`From`) and the caller's promise. */
-export class CallRequest implements Expiring {
-  deadline = Infinity;
-  done = false;
-  resolve!: (value: unknown) => void;
-  reject!: (err: unknown) => void;
-  readonly promise: Promise<unknown>;
-  constructor(readonly request: unknown, readonly target: Cell) {
-    this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-  settle(value: unknown): void {
-    if (this.done) return;
-    this.finish();
-    this.resolve(value);
-  }
-  fail(reason: ExitReason | 'timeout'): void {
-    if (this.done) return;
-    this.finish();
-    this.reject(new CallError(reason, this.target.self));
-  }
-  expire(): void {
-    this.fail('timeout');
-  }
-  private finish(): void {
-    this.done = true;
-    if (this.deadline !== Infinity) settled();
-    this.target.calls?.delete(this);
-  }
-}
 
 /** One process. Internal: user code sees it only as `ActorContext`. */
 export class Cell extends NactActor implements ActorContext, Runnable {
@@ -569,61 +491,8 @@ export class Cell extends NactActor implements ActorContext, Runnable {
     req.run(this);
   }
 
-  /** Enters the suspended state; system messages already queued are taken aside. */
-  suspend(): void {
-    this.flags |= F_SUSPENDED;
-    const mb = this.mailbox;
-    const size = mb.size();
-    let hasSys = false;
-    const entries = mb.toArray();
-    for (let i = 0; i < size; i += 2) if (entries[i] === K_SYS) hasSys = true;
-    if (!hasSys) return;
-    mb.clear();
-    for (let i = 0; i < size; i += 2) {
-      if (entries[i] === K_SYS) (this.sysQueue ??= []).push(entries[i + 1] as SysRequest);
-      else {
-        mb.push(entries[i]);
-        mb.push(entries[i + 1]);
-      }
-    }
-  }
-
-  resume(): void {
-    this.flags &= ~F_SUSPENDED;
-  }
-
   get suspended(): boolean {
     return (this.flags & F_SUSPENDED) !== 0;
-  }
-
-  /** Runs an async step of a system message with the mailbox blocked. */
-  block<T>(p: Promise<T>, done: (value: T) => void, failed: (err: unknown) => void): void {
-    this.flags |= F_BLOCKED;
-    p.then(
-      (v) => {
-        if ((this.flags & F_DEAD) !== 0) return;
-        this.flags &= ~F_BLOCKED;
-        done(v);
-        this.wake();
-      },
-      (err: unknown) => {
-        if ((this.flags & F_DEAD) !== 0) return;
-        this.flags &= ~F_BLOCKED;
-        failed(err);
-        this.wake();
-      },
-    );
-  }
-
-  /** A short status word for `getStatus`. */
-  statusWord(): 'starting' | 'running' | 'waiting' | 'suspended' | 'blocked' | 'exiting' | 'dead' {
-    const f = this.flags;
-    if ((f & F_DEAD) !== 0) return 'dead';
-    if ((f & F_EXITING) !== 0) return 'exiting';
-    if ((f & F_STARTING) !== 0) return 'starting';
-    if ((f & F_SUSPENDED) !== 0) return 'suspended';
-    if ((f & F_BLOCKED) !== 0) return 'blocked';
-    return this.mailbox.isEmpty() ? 'waiting' : 'running';
   }
 
   // ---- nact entry points ---------------------------------------------------

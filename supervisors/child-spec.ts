@@ -3,7 +3,8 @@
  * how a supervisor shuts one child down (OTP `shutdown/2`).
  */
 import type { ActorContext, Behaviour } from './behaviour.ts';
-import type { Cell, StartResult } from './cell.ts';
+import type { Cell } from './cell.ts';
+import type { StartResult } from './runtime-messages.ts';
 import { ActorError } from './errors.ts';
 import { startProcess } from './gen-server.ts';
 import { lookupCell } from './system.ts';

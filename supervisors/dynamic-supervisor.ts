@@ -18,7 +18,8 @@
  * |                        | each honouring its `shutdown`                                          |
  */
 import type { ActorContext, Behaviour, CallResult, NoReplyResult } from './behaviour.ts';
-import type { Cell, StartResult } from './cell.ts';
+import type { Cell } from './cell.ts';
+import type { StartResult } from './runtime-messages.ts';
 import { cleanShutdown, fullChildSpec, shutdownChild, type ChildSpec, type FullChildSpec, type RestartType, type Shutdown } from './child-spec.ts';
 import { ActorError } from './errors.ts';
 import { send, startProcess, type SpawnParent, type StartOptions } from './gen-server.ts';

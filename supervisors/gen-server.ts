@@ -5,7 +5,9 @@
  * dead process is dropped, as in Erlang).
  */
 import type { ActorContext, Behaviour, From } from './behaviour.ts';
-import { CallRequest, Cell, K_CALL, K_CAST, K_INFO, K_SYS, type StartResult } from './cell.ts';
+import { Cell } from './cell.ts';
+import { K_CALL, K_CAST, K_INFO, K_SYS } from './mailbox.ts';
+import { CallRequest, type StartResult } from './runtime-messages.ts';
 import { expireAfter } from './call-timeouts.ts';
 import { ActorError, CallError } from './errors.ts';
 import { SysRequest } from './sys-request.ts';

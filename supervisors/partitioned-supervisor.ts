@@ -7,7 +7,7 @@
  * only its partition (which its parent then restarts alone, as OTP does).
  * Routing reads the registry, so a restarted partition is found under its name.
  */
-import type { StartResult } from './cell.ts';
+import type { StartResult } from './runtime-messages.ts';
 import type { ChildSpec } from './child-spec.ts';
 import { dynamicSupervisorChild } from './dynamic-supervisor.ts';
 import { ActorError } from './errors.ts';

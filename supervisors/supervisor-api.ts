@@ -5,7 +5,8 @@
  * `ActorError` with a stable code.
  */
 import type { ActorContext } from './behaviour.ts';
-import type { Cell, StartResult } from './cell.ts';
+import type { Cell } from './cell.ts';
+import type { StartResult } from './runtime-messages.ts';
 import type { ChildSpec, ChildType, RestartType } from './child-spec.ts';
 import { ActorError, type ActorErrorCode } from './errors.ts';
 import { call } from './gen-server.ts';

@@ -4,6 +4,7 @@
  */
 import type { Behaviour } from './behaviour.ts';
 import type { Cell } from './cell.ts';
+import { F_BLOCKED, F_DEAD, F_EXITING, F_STARTING, F_SUSPENDED, K_SYS } from './mailbox.ts';
 import { ActorError } from './errors.ts';
 import { crashReason, type ExitReason } from './types.ts';
 
@@ -36,11 +37,11 @@ export class SysRequest {
         this.resolve(cell.state);
         return;
       case 'suspend':
-        cell.suspend();
+        suspendCell(cell);
         this.resolve(undefined);
         return;
       case 'resume':
-        cell.resume();
+        resumeCell(cell);
         this.resolve(undefined);
         return;
       case 'stop':
@@ -80,7 +81,61 @@ export class SysRequest {
     } catch (err) {
       return failed(err);
     }
-    if (isThenable(r)) cell.block(Promise.resolve(r), finish, failed);
+    if (isThenable(r)) blockCell(cell, Promise.resolve(r), finish, failed);
     else finish(r);
   }
+}
+
+/** Enters the suspended state; system messages already queued are taken aside. */
+export function suspendCell(cell: Cell): void {
+  cell.flags |= F_SUSPENDED;
+  const mb = cell.mailbox;
+  const size = mb.size();
+  let hasSys = false;
+  const entries = mb.toArray();
+  for (let i = 0; i < size; i += 2) if (entries[i] === K_SYS) hasSys = true;
+  if (!hasSys) return;
+  mb.clear();
+  for (let i = 0; i < size; i += 2) {
+    if (entries[i] === K_SYS) (cell.sysQueue ??= []).push(entries[i + 1] as SysRequest);
+    else {
+      mb.push(entries[i]);
+      mb.push(entries[i + 1]);
+    }
+  }
+}
+
+/** Leaves the suspended state. */
+export function resumeCell(cell: Cell): void {
+  cell.flags &= ~F_SUSPENDED;
+}
+
+/** Runs an async step of a system message with the mailbox blocked. */
+export function blockCell<T>(cell: Cell, p: Promise<T>, done: (value: T) => void, failed: (err: unknown) => void): void {
+  cell.flags |= F_BLOCKED;
+  p.then(
+    (v) => {
+      if ((cell.flags & F_DEAD) !== 0) return;
+      cell.flags &= ~F_BLOCKED;
+      done(v);
+      cell.wake();
+    },
+    (err: unknown) => {
+      if ((cell.flags & F_DEAD) !== 0) return;
+      cell.flags &= ~F_BLOCKED;
+      failed(err);
+      cell.wake();
+    },
+  );
+}
+
+/** A short status word for `getStatus`. */
+export function statusWord(cell: Cell): 'starting' | 'running' | 'waiting' | 'suspended' | 'blocked' | 'exiting' | 'dead' {
+  const f = cell.flags;
+  if ((f & F_DEAD) !== 0) return 'dead';
+  if ((f & F_EXITING) !== 0) return 'exiting';
+  if ((f & F_STARTING) !== 0) return 'starting';
+  if ((f & F_SUSPENDED) !== 0) return 'suspended';
+  if ((f & F_BLOCKED) !== 0) return 'blocked';
+  return cell.mailbox.isEmpty() ? 'waiting' : 'running';
 }

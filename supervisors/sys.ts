@@ -6,9 +6,10 @@
  * is busy, blocked or suspended.
  */
 import type { Behaviour, Vsn } from './behaviour.ts';
-import { K_SYS, type Cell } from './cell.ts';
+import type { Cell } from './cell.ts';
+import { K_SYS } from './mailbox.ts';
 import { ActorError } from './errors.ts';
-import { SysRequest, type SysOp } from './sys-request.ts';
+import { statusWord, SysRequest, type SysOp } from './sys-request.ts';
 import { lookupCell } from './system.ts';
 import type { Protocol, Ref } from './types.ts';
 
@@ -108,7 +109,7 @@ export async function getStatus(ref: Ref): Promise<ProcessStatus> {
     vsn: c.behaviour.vsn,
     path: c.treePath,
     childId: c.childId,
-    status: c.statusWord(),
+    status: statusWord(c),
     mailboxLength,
     handled: c.handled,
     restarts: c.restarts,
