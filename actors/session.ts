@@ -45,7 +45,7 @@ export type SessionCast =
   | { readonly t: 'frame'; readonly frame: SendFrame | AckFrame | ReceiptFrame }
   | { readonly t: 'notify'; readonly entry: InboxEntry };
 type SessionInfo =
-  | { readonly t: 'appended'; readonly frame: SendFrame; readonly result: AppendResult; readonly entries: readonly NotifyTarget[] }
+  | { readonly t: 'appended'; readonly frame: SendFrame; readonly result: AppendResult }
   | { readonly t: 'append-failed'; readonly rid: number; readonly error: unknown }
   | { readonly t: 'read'; readonly entries: readonly InboxEntry[]; readonly asked: number; readonly generation: number }
   | { readonly t: 'read-failed'; readonly error: unknown; readonly generation: number }
@@ -200,18 +200,23 @@ function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: 
       recipient: c.recipient,
       entry: { sender: device, clientMessageId: frame.messageId, kind: 'message', serverTimestamp, payload: c.payload },
     }));
-    // Enqueued now, in send order; the completion comes back as a message.
+    // Enqueued now, in send order. Recipients are told in the promise's
+    // continuation, not by this process: continuations run in commit order
+    // even if this session exits first, so every committed entry is announced
+    // exactly once and in order (a recipient session pushes an announced
+    // entry only when nothing older can be missing; see onNotify).
     services.inbox.append(batch).then(
-      (result) => send(self, { t: 'appended', frame, result, entries }),
+      (result) => {
+        if (!result.duplicate) notifyCopies(services, result, entries);
+        send(self, { t: 'appended', frame, result });
+      },
       (error: unknown) => send(self, { t: 'append-failed', rid: frame.rid, error }),
     );
   }).catch((error: unknown) => send(self, { t: 'append-failed', rid: frame.rid, error }));
 }
 
-function onAppended(state: SessionState, m: { frame: SendFrame; result: AppendResult; entries: readonly NotifyTarget[] }): void {
+function onAppended(state: SessionState, m: { frame: SendFrame; result: AppendResult }): void {
   outbound(state.conn, { kind: FrameKind.Sent, rid: m.frame.rid, messageId: m.frame.messageId, serverTime: m.result.serverTimestamp });
-  // A duplicate was notified when it was first stored.
-  if (!m.result.duplicate) notifyCopies(state.services, m.result, m.entries);
 }
 
 function notifyCopies(services: ChatServices, result: AppendResult, entries: readonly NotifyTarget[]): void {

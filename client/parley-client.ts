@@ -230,7 +230,11 @@ export class ParleyClient extends EventEmitter {
     const withRid = { ...frame, rid } as ClientFrame;
     return new Promise<ServerFrame>((resolve, reject) => {
       this.pending.set(rid, { frame: withRid, resend, resolve, reject });
-      if (this.ready) this.write(withRid);
+      if (this.ready) {
+        // Acks queued earlier go first: a read receipt must not overtake the ack it follows.
+        if (this.ackBuffer.length > 0) this.flushAcks();
+        this.write(withRid);
+      }
     });
   }
 

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReceiptStatus } from '../../protocol/index.ts';
-import { ParleyClient } from '../../client/index.ts';
-import { registerClient, startTestNode, take } from '../support/test-node.ts';
+import { loginClient, registerClient, startTestNode, take } from '../support/test-node.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -44,7 +43,7 @@ test('messaging - offline messages wait in the inbox and arrive in order on logi
     await bob.client.close();
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) ids.push((await alice.client.send(bob.credentials.userId, text(`m${i}`))).messageId);
-    const bob2 = await ParleyClient.login({ url: t.url, identity: bob.identity, registrationId: bob.registrationId }, bob.credentials);
+    const bob2 = await loginClient(t.url, bob.identity, bob.registrationId, bob.credentials);
     const got = await take(bob2.messages(), 50);
     assert.deepEqual(got.map((m) => m.messageId), ids);
     assert.deepEqual(got.map((m) => str(m.ciphertext)), ids.map((_, i) => `m${i}`));

@@ -14,6 +14,16 @@ import { startNode, type RunningNode } from '../../server/node.ts';
 import type { ChatNodeOptions } from '../../server/chat-node.ts';
 import { ParleyClient, libsignalIdentity, type ClientOptions, type DeviceCredentials } from '../../client/index.ts';
 
+/** Clients made by the helpers below; a node's `stop` closes them, so a failing test never leaves one reconnecting. */
+const openClients = new Set<ParleyClient>();
+
+/** Closes every client the helpers made. */
+export async function closeAllClients(): Promise<void> {
+  const all = [...openClients];
+  openClients.clear();
+  await Promise.all(all.map((c) => c.close().catch(() => undefined)));
+}
+
 /** A node in this process, and what the test needs of it. */
 export interface TestNode {
   readonly node: RunningNode;
@@ -36,6 +46,7 @@ export async function startTestNode(options: ChatNodeOptions & { dataDir?: strin
     dataDir,
     logs,
     async stop({ keepData = false } = {}) {
+      await closeAllClients();
       await node.stop('test done');
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
@@ -73,8 +84,19 @@ export async function spawnNodeProcess(dataDir: string, gatewayPort = 0): Promis
 export async function registerClient(url: string, extra: Partial<ClientOptions> = {}): Promise<{ client: ParleyClient; identity: ReturnType<typeof libsignalIdentity>; registrationId: number; credentials: DeviceCredentials }> {
   const identity = libsignalIdentity();
   const registrationId = 1 + Math.floor(Math.random() * 16000);
-  const client = await ParleyClient.register({ url, identity, registrationId, backoff: { initialMs: 20, maxMs: 200, factor: 2 }, ...extra });
+  const client = await ParleyClient.register({ url, identity, registrationId, backoff: TEST_BACKOFF, ...extra });
+  openClients.add(client);
   return { client, identity, registrationId, credentials: client.device };
+}
+
+/** Fast reconnects for tests. */
+export const TEST_BACKOFF = { initialMs: 20, maxMs: 200, factor: 2 };
+
+/** Logs an existing device in (tracked like registerClient's). */
+export async function loginClient(url: string, identity: ClientOptions['identity'], registrationId: number, credentials: DeviceCredentials, extra: Partial<ClientOptions> = {}): Promise<ParleyClient> {
+  const client = await ParleyClient.login({ url, identity, registrationId, backoff: TEST_BACKOFF, ...extra }, credentials);
+  openClients.add(client);
+  return client;
 }
 
 /** Collects `n` items from an async iterable. */
