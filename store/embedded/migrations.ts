@@ -76,6 +76,38 @@ export const EMBEDDED_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX inbox_dedup_by_time ON inbox_dedup (server_ts);
     `,
   },
+  {
+    version: 3,
+    name: 'signal pre-keys',
+    sql: `
+      -- Signed EC pre-keys (kind 'ec') and Kyber last-resort keys (kind 'kyber').
+      -- replaced_at NULL marks the current key (at most one per device and kind);
+      -- replaced ones stay for the grace period. Rowid tables: Kyber keys are 1,569 bytes.
+      CREATE TABLE prekey_signed (
+        user_id     TEXT    NOT NULL,
+        device_id   INTEGER NOT NULL,
+        kind        TEXT    NOT NULL CHECK (kind IN ('ec', 'kyber')),
+        key_id      INTEGER NOT NULL,
+        public_key  BLOB    NOT NULL,
+        signature   BLOB    NOT NULL,
+        replaced_at INTEGER
+      );
+      CREATE UNIQUE INDEX prekey_signed_by_id ON prekey_signed (user_id, device_id, kind, key_id);
+      CREATE UNIQUE INDEX prekey_signed_current ON prekey_signed (user_id, device_id, kind) WHERE replaced_at IS NULL;
+      CREATE INDEX prekey_signed_by_replaced ON prekey_signed (replaced_at) WHERE replaced_at IS NOT NULL;
+
+      -- One-time keys, deleted when handed out: EC (signature NULL) and Kyber (signed).
+      CREATE TABLE prekey_one_time (
+        user_id    TEXT    NOT NULL,
+        device_id  INTEGER NOT NULL,
+        kind       TEXT    NOT NULL CHECK (kind IN ('ec', 'kyber')),
+        key_id     INTEGER NOT NULL,
+        public_key BLOB    NOT NULL,
+        signature  BLOB
+      );
+      CREATE UNIQUE INDEX prekey_one_time_by_id ON prekey_one_time (user_id, device_id, kind, key_id);
+    `,
+  },
 ];
 
 /**

@@ -20,6 +20,8 @@ import type { AccountStore, InboxRetention, InboxStore } from '../types.ts';
 import { EMBEDDED_MIGRATIONS, migrate } from './migrations.ts';
 import { SqliteAccountStore } from './sqlite-account-store.ts';
 import { SqliteInboxStore } from './sqlite-inbox-store.ts';
+import type { PreKeyRetention, PreKeyStore } from '../prekeys.ts';
+import { SqlitePreKeyStore } from './sqlite-prekey-store.ts';
 
 export interface EmbeddedStoreOptions {
   /** Database file, or ':memory:' (tests: nothing survives close). */
@@ -31,6 +33,8 @@ export interface EmbeddedStoreOptions {
   readonly synchronous?: 'full' | 'normal';
   /** @default DEFAULT_INBOX_RETENTION (30 days / 7 days) */
   readonly retention?: Partial<InboxRetention>;
+  /** @default DEFAULT_PREKEY_RETENTION (replaced signed keys kept 30 days) */
+  readonly prekeyRetention?: Partial<PreKeyRetention>;
   /**
    * How long a statement waits for a lock held by another connection before
    * failing with PARLEY_ERR_STORE_UNAVAILABLE.
@@ -44,6 +48,7 @@ export interface EmbeddedStoreOptions {
 export interface EmbeddedStores {
   readonly accounts: AccountStore;
   readonly inbox: InboxStore;
+  readonly prekeys: PreKeyStore;
   /** Closes the database; idempotent. Later calls on the stores reject PARLEY_ERR_STORE_UNAVAILABLE. */
   close(): Promise<void>;
 }
@@ -72,9 +77,11 @@ export async function openEmbeddedStores(options: EmbeddedStoreOptions): Promise
     migrate(db, EMBEDDED_MIGRATIONS, now());
     const accounts = new SqliteAccountStore(db, now);
     const inbox = new SqliteInboxStore(db, options.retention);
+    const prekeys = new SqlitePreKeyStore(db, options.prekeyRetention);
     return {
       accounts,
       inbox,
+      prekeys,
       async close() {
         if (db.open) db.close();
       },
