@@ -7,6 +7,7 @@ import type { ProtocolLimits } from '../protocol/index.ts';
 import type { ActorSystem, PartitionedSupervisor } from '../supervisors/index.ts';
 import type { AccountStore, DeviceAddress, InboxStore } from '../store/types.ts';
 import type { DeviceDirectory } from './device-directory.ts';
+import type { KeysService } from './keys-service.ts';
 
 /** Structured logger (pino's shape); ids only, never message bodies. */
 export interface ChatLog {
@@ -28,6 +29,12 @@ export interface ChatSettings {
   readonly deliveryWindow: number;
   /** Inbox entries read per store round trip. @default 128 */
   readonly readBatch: number;
+  /**
+   * "delivered" receipts are coalesced per original sender for this long, so a
+   * device draining a backlog produces one receipt per sender per interval,
+   * not one per ack batch. @default 20
+   */
+  readonly receiptFlushMs: number;
   /** Outbound bytes buffered for one socket before it is closed as a slow consumer (4450). @default 4194304 */
   readonly maxBufferedBytes: number;
 }
@@ -39,6 +46,7 @@ export const DEFAULT_CHAT_SETTINGS: ChatSettings = {
   authTimeoutMs: 10_000,
   deliveryWindow: 256,
   readBatch: 128,
+  receiptFlushMs: 20,
   maxBufferedBytes: 4 * 1024 * 1024,
 };
 
@@ -47,6 +55,8 @@ export interface ChatServices {
   readonly accounts: AccountStore;
   readonly inbox: InboxStore;
   readonly directory: DeviceDirectory;
+  /** Pre-key service (upload, fetch, low-supply notices); absent: pre-key frames are not served. */
+  readonly keys?: KeysService;
   readonly system: ActorSystem;
   /** The partitioned supervisor sessions run under (keyed by session name). */
   readonly sessionSupervisor: PartitionedSupervisor;

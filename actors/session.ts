@@ -50,7 +50,8 @@ type SessionInfo =
   | { readonly t: 'read'; readonly entries: readonly InboxEntry[]; readonly asked: number; readonly generation: number }
   | { readonly t: 'read-failed'; readonly error: unknown; readonly generation: number }
   | { readonly t: 'mismatch'; readonly frame: ServerFrame }
-  | { readonly t: 'reply'; readonly frame: ServerFrame };
+  | { readonly t: 'reply'; readonly frame: ServerFrame }
+  | { readonly t: 'flush-receipts' };
 export type SessionProtocol = Protocol<SessionCall, 'ok', SessionCast, SessionInfo>;
 export type SessionRef = Ref<SessionProtocol>;
 
@@ -76,6 +77,11 @@ interface SessionState {
   generation: number;
   /** Serialises the part of each send that must stay in order: planning and enqueueing the append. */
   sendChain: Promise<void>;
+  /** Message ids acked by this device and not yet reported "delivered", per original sender user. */
+  readonly delivered: Map<string, string[]>;
+  receiptTimer: NodeJS.Timeout | undefined;
+  /** Highest inbox id whose deletion waits for the coalesced receipts. */
+  pendingAck: InboxEntryId | undefined;
 }
 
 /** Arguments of `init`. */
@@ -89,11 +95,14 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
   name: 'Session',
 
   init({ device, conn, services }, ctx) {
+    // Trap exits: on a supervisor shutdown `terminate` still flushes receipts and writes last seen.
+    ctx.trapExit(true);
     const state: SessionState = {
       device, services, conn, connMonitor: ctx.monitor(conn),
       window: new DeliveryWindow<InboxEntry>(services.settings.deliveryWindow),
       readCursor: INBOX_CURSOR_START, reading: false, moreAvailable: true, generation: 0,
       sendChain: Promise.resolve(),
+      delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
     };
     pump(state, ctx);
     return { ok: state };
@@ -151,6 +160,9 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       case 'read':
         onRead(state, ctx, m);
         return { noreply: state };
+      case 'flush-receipts':
+        flushDelivered(state, ctx);
+        return { noreply: state };
       case 'read-failed':
         if (m.generation !== state.generation) return { noreply: state };
         // The inbox is unreachable: let it crash; the connection closes and the client reconnects.
@@ -158,8 +170,9 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
     }
   },
 
-  terminate(reason: ExitReason, state) {
+  terminate(reason: ExitReason, state, ctx) {
     const { services, device } = state;
+    flushDelivered(state, ctx);
     services.system.registry.unregister(sessionName(device));
     if (!isNormalExit(reason)) closeConnection(state.conn, 'PARLEY_ERR_INTERNAL', 'session failed');
     services.accounts.setLastSeen(device.userId, services.now()).catch((err: unknown) => {
@@ -232,6 +245,8 @@ function notifyCopies(services: ChatServices, result: AppendResult, entries: rea
 // receipts
 
 function onReadReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: ReceiptFrame): void {
+  // "delivered" goes before "read" for the same messages: flush the coalesced ones first.
+  if (state.delivered.size > 0) flushDelivered(state, ctx);
   storeReceipt(state, ctx, frame.to, frame.status, frame.messageIds, frame.rid);
 }
 
@@ -269,31 +284,54 @@ function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, t
 // ---------------------------------------------------------------------------
 // delivery
 
+/**
+ * An ack releases deliveries. The inbox delete is enqueued only after the
+ * "delivered" receipts for those messages (same write order, so the same or
+ * an earlier commit): a crash can lose neither the message nor its receipt.
+ * Receipts are coalesced for `receiptFlushMs`, and the delete waits with them.
+ */
 function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: AckFrame): void {
   const { services, device } = state;
   const out = state.window.ack(frame.seqs);
-  if (out.ackUpTo !== undefined) {
-    services.inbox.ack(device, out.ackUpTo).catch((err: unknown) => {
+  if (out.ackUpTo !== undefined) state.pendingAck = out.ackUpTo;
+  for (const e of out.newlyAcked) {
+    if (e.kind !== 'message' || e.sender.userId === device.userId) continue;
+    let ids = state.delivered.get(e.sender.userId);
+    if (ids === undefined) state.delivered.set(e.sender.userId, (ids = []));
+    ids.push(e.clientMessageId);
+  }
+  if (state.delivered.size === 0) commitAck(state);
+  else if (state.receiptTimer === undefined) {
+    const self = ctx.self;
+    state.receiptTimer = setTimeout(() => send(self, { t: 'flush-receipts' }), services.settings.receiptFlushMs);
+  }
+  if (state.moreAvailable) pump(state, ctx);
+}
+
+/** Enqueues the range delete of everything acked so far, behind any receipt already enqueued. */
+function commitAck(state: SessionState): void {
+  const upTo = state.pendingAck;
+  if (upTo === undefined) return;
+  state.pendingAck = undefined;
+  const { services, device } = state;
+  state.sendChain = state.sendChain.then(() => {
+    services.inbox.ack(device, upTo).catch((err: unknown) => {
       // Not fatal: the entries stay and are delivered again later, then dropped by the client.
       services.log.warn({ event: 'session.ack_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
     });
+  });
+}
+
+/** Stores the coalesced "delivered" receipts. */
+function flushDelivered(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
+  clearTimeout(state.receiptTimer);
+  state.receiptTimer = undefined;
+  const max = state.services.limits.maxIdsPerReceipt;
+  for (const [to, ids] of state.delivered) {
+    for (let i = 0; i < ids.length; i += max) storeReceipt(state, ctx, to, ReceiptStatus.Delivered, ids.slice(i, i + max), undefined);
   }
-  // "delivered" receipts for the messages this device just confirmed, one per original sender user.
-  let bySender: Map<string, string[]> | undefined;
-  for (const e of out.newlyAcked) {
-    if (e.kind !== 'message' || e.sender.userId === device.userId) continue;
-    bySender ??= new Map();
-    let ids = bySender.get(e.sender.userId);
-    if (ids === undefined) bySender.set(e.sender.userId, (ids = []));
-    ids.push(e.clientMessageId);
-  }
-  if (bySender !== undefined) {
-    const max = services.limits.maxIdsPerReceipt;
-    for (const [to, ids] of bySender) {
-      for (let i = 0; i < ids.length; i += max) storeReceipt(state, ctx, to, ReceiptStatus.Delivered, ids.slice(i, i + max), undefined);
-    }
-  }
-  if (state.moreAvailable) pump(state, ctx);
+  state.delivered.clear();
+  commitAck(state);
 }
 
 function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry): void {

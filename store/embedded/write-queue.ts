@@ -9,9 +9,11 @@
  * keeps the durability guarantee (no promise resolves before its commit) and
  * amortises the fsync.
  *
- * Each write runs in its own SAVEPOINT (a nested better-sqlite3 transaction),
- * so one failing write rolls back alone and rejects alone; a failure of the
- * outer commit rejects every write of the group.
+ * Each write must be atomic on its own: a single statement (SQLite rolls a
+ * failed statement back by itself) or a better-sqlite3 transaction function,
+ * which runs as a SAVEPOINT inside the group's transaction. So one failing
+ * write rolls back alone and rejects alone; a failure of the outer commit
+ * rejects every write of the group.
  */
 import type Database from 'better-sqlite3';
 
@@ -25,8 +27,6 @@ interface QueuedWrite {
 export class SqliteWriteQueue {
   private queue: QueuedWrite[] = [];
   private readonly groupTx: (writes: QueuedWrite[]) => Array<{ ok: boolean; value: unknown }>;
-  /** Inside the group's transaction, better-sqlite3 runs a nested transaction as a SAVEPOINT. */
-  private readonly savepointTx: (w: QueuedWrite) => unknown;
 
   /**
    * @param translate maps a thrown SQLite error to the caller-facing error
@@ -37,12 +37,11 @@ export class SqliteWriteQueue {
     private readonly translate: (err: unknown) => unknown,
     private readonly maxGroup = 1000,
   ) {
-    this.savepointTx = db.transaction((w: QueuedWrite) => w.run());
     this.groupTx = db.transaction((writes: QueuedWrite[]) => {
       const out = new Array<{ ok: boolean; value: unknown }>(writes.length);
       for (let i = 0; i < writes.length; i++) {
         try {
-          out[i] = { ok: true, value: this.savepointTx(writes[i]!) };
+          out[i] = { ok: true, value: writes[i]!.run() };
         } catch (err) {
           out[i] = { ok: false, value: err };
         }
@@ -52,7 +51,7 @@ export class SqliteWriteQueue {
   }
 
 
-  /** Queues `run` (synchronous SQLite work) and resolves with its result once committed. */
+  /** Queues `run` (synchronous SQLite work, atomic on its own: see above) and resolves with its result once committed. */
   enqueue<T>(run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.queue.length === 0) setImmediate(this.flush);
