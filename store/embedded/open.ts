@@ -20,6 +20,7 @@ import type { AccountStore, InboxRetention, InboxStore } from '../types.ts';
 import { EMBEDDED_MIGRATIONS, migrate } from './migrations.ts';
 import { SqliteAccountStore } from './sqlite-account-store.ts';
 import { SqliteInboxStore } from './sqlite-inbox-store.ts';
+import { WriterThreadQueue } from './writer-thread-queue.ts';
 import type { PreKeyRetention, PreKeyStore } from '../prekeys.ts';
 import { SqlitePreKeyStore } from './sqlite-prekey-store.ts';
 
@@ -76,13 +77,17 @@ export async function openEmbeddedStores(options: EmbeddedStoreOptions): Promise
     db.pragma('journal_size_limit = 67108864');
     migrate(db, EMBEDDED_MIGRATIONS, now());
     const accounts = new SqliteAccountStore(db, now);
-    const inbox = new SqliteInboxStore(db, options.retention);
+    // A file database gets a writer thread for the inbox: commits (and their
+    // fsyncs) leave the event loop. ':memory:' cannot be shared with a thread.
+    const writer = options.path === ':memory:' ? undefined : new WriterThreadQueue({ path: options.path, synchronous, busyTimeoutMs });
+    const inbox = new SqliteInboxStore(db, options.retention, writer);
     const prekeys = new SqlitePreKeyStore(db, options.prekeyRetention);
     return {
       accounts,
       inbox,
       prekeys,
       async close() {
+        await writer?.close();
         if (db.open) db.close();
       },
     };

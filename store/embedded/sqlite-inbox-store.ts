@@ -21,7 +21,6 @@ import { invalidInput } from '../errors.ts';
 import {
   DEFAULT_INBOX_RETENTION,
   type AppendResult,
-  type AppendedCopy,
   type DeviceAddress,
   type InboxBatch,
   type InboxCursor,
@@ -32,10 +31,23 @@ import {
   type InboxStore,
   type PurgeResult,
 } from '../types.ts';
-import { checkClientMessageId, checkCopy, checkDeviceAddress, checkKind, checkReadLimit, checkTimestamp } from '../validate.ts';
+import { checkClientMessageId, checkDeviceAddress, checkKind, checkReadLimit, checkTimestamp } from '../validate.ts';
 import { decodeInboxId, encodeInboxId } from './inbox-id.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { SqliteWriteQueue } from './write-queue.ts';
+import { SqliteInboxWriter, type InboxWrite } from './sqlite-inbox-writer.ts';
+
+/** Executes inbox writes in commit groups; resolves once committed. */
+export interface InboxWriteQueue {
+  enqueue(write: InboxWrite): Promise<unknown>;
+}
+
+/** Group commit on the caller's thread (':memory:' databases cannot be shared with a thread). */
+export function inThreadQueue(db: Database.Database): InboxWriteQueue {
+  const writer = new SqliteInboxWriter(db);
+  const queue = new SqliteWriteQueue(db, (err) => translateSqliteError(err, db, 'inbox.write'));
+  return { enqueue: (write) => queue.enqueue(() => writer.run(write)) };
+}
 
 interface EntryRow {
   id: number;
@@ -47,8 +59,6 @@ interface EntryRow {
   payload: Buffer;
 }
 
-type StoredResult = [userId: string, deviceId: number, id: string][];
-
 /** Rows deleted per statement by purgeExpired; the event loop gets a turn between chunks. */
 const PURGE_CHUNK = 5000;
 
@@ -56,42 +66,29 @@ export class SqliteInboxStore implements InboxStore {
   private readonly db: Database.Database;
   private readonly retention: InboxRetention;
   private readonly stmt: {
-    insertEntry: Database.Statement<[string, number, string, number, string, string, number, Uint8Array]>;
-    getDedup: Database.Statement<[string, number, string], { server_ts: number; result: string }>;
-    insertDedup: Database.Statement<[string, number, string, number, string]>;
     read: Database.Statement<[string, number, number, number], EntryRow>;
-    ack: Database.Statement<[string, number, number]>;
     count: Database.Statement<[string, number], { n: number }>;
     purgeEntries: Database.Statement<[number, number]>;
     purgeDedup: Database.Statement<[number, number]>;
   };
-  private readonly appendTx: (batch: InboxBatch) => AppendResult;
-  /** Group commit: appends and acks of one event-loop turn share one transaction (see write-queue.ts). */
-  private readonly writes: SqliteWriteQueue;
+  /** Group commit: appends and acks go through a queue that commits them in groups (writer thread or in-thread). */
+  private readonly writes: InboxWriteQueue;
 
-  constructor(db: Database.Database, retention: Partial<InboxRetention> = {}) {
+  /**
+   * @param writes where appends and acks are executed; default: an in-thread
+   *   group-commit queue on `db` (open.ts passes the writer thread for files)
+   */
+  constructor(db: Database.Database, retention: Partial<InboxRetention> = {}, writes?: InboxWriteQueue) {
     this.db = db;
     this.retention = { ...DEFAULT_INBOX_RETENTION, ...retention };
-    this.writes = new SqliteWriteQueue(db, (err) => translateSqliteError(err, db, 'inbox.write'));
+    this.writes = writes ?? inThreadQueue(db);
     checkTimestamp('inboxRetentionMs', this.retention.inboxRetentionMs);
     checkTimestamp('dedupRetentionMs', this.retention.dedupRetentionMs);
     this.stmt = {
-      insertEntry: db.prepare(
-        `INSERT INTO inbox_entries
-           (recipient_user, recipient_device, sender_user, sender_device, client_message_id, kind, server_ts, payload)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      getDedup: db.prepare(
-        'SELECT server_ts, result FROM inbox_dedup WHERE sender_user = ? AND sender_device = ? AND client_message_id = ?',
-      ),
-      insertDedup: db.prepare(
-        'INSERT INTO inbox_dedup (sender_user, sender_device, client_message_id, server_ts, result) VALUES (?, ?, ?, ?, ?)',
-      ),
       read: db.prepare(
         `SELECT id, sender_user, sender_device, client_message_id, kind, server_ts, payload FROM inbox_entries
          WHERE recipient_user = ? AND recipient_device = ? AND id > ? ORDER BY id LIMIT ?`,
       ),
-      ack: db.prepare('DELETE FROM inbox_entries WHERE recipient_user = ? AND recipient_device = ? AND id <= ?'),
       count: db.prepare('SELECT count(*) AS n FROM inbox_entries WHERE recipient_user = ? AND recipient_device = ?'),
       purgeEntries: db.prepare(
         'DELETE FROM inbox_entries WHERE id IN (SELECT id FROM inbox_entries WHERE server_ts <= ? LIMIT ?)',
@@ -101,38 +98,6 @@ export class SqliteInboxStore implements InboxStore {
            (SELECT sender_user, sender_device, client_message_id FROM inbox_dedup WHERE server_ts <= ? LIMIT ?)`,
       ),
     };
-    this.appendTx = db.transaction((batch: InboxBatch): AppendResult => {
-      const { sender, clientMessageId, kind, serverTimestamp, copies } = batch;
-      const dup = this.stmt.getDedup.get(sender.userId, sender.deviceId, clientMessageId);
-      if (dup) {
-        const stored = JSON.parse(dup.result) as StoredResult;
-        return {
-          duplicate: true,
-          serverTimestamp: dup.server_ts,
-          copies: stored.map(([userId, deviceId, id]) => ({ recipient: { userId, deviceId }, id })),
-        };
-      }
-      const out: AppendedCopy[] = new Array<AppendedCopy>(copies.length);
-      const stored: StoredResult = new Array(copies.length);
-      const seen = new Set<string>();
-      for (let i = 0; i < copies.length; i++) {
-        const copy = copies[i]!;
-        checkCopy(copy, i);
-        const { userId, deviceId } = copy.recipient;
-        const key = `${userId}:${deviceId}`;
-        if (seen.has(key)) throw invalidInput(`batch.copies[${i}].recipient`, 'device appears twice in one batch');
-        seen.add(key);
-        const rowid = Number(
-          this.stmt.insertEntry.run(userId, deviceId, sender.userId, sender.deviceId, clientMessageId, kind, serverTimestamp, copy.payload)
-            .lastInsertRowid,
-        );
-        const id = encodeInboxId(rowid);
-        out[i] = { recipient: { userId, deviceId }, id };
-        stored[i] = [userId, deviceId, id];
-      }
-      this.stmt.insertDedup.run(sender.userId, sender.deviceId, clientMessageId, serverTimestamp, JSON.stringify(stored));
-      return { duplicate: false, serverTimestamp, copies: out };
-    }).immediate as (batch: InboxBatch) => AppendResult;
   }
 
   async append(batch: InboxBatch): Promise<AppendResult> {
@@ -142,7 +107,7 @@ export class SqliteInboxStore implements InboxStore {
     checkKind(batch.kind);
     checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
     if (!Array.isArray(batch.copies) || batch.copies.length === 0) throw invalidInput('batch.copies', 'not a non-empty array');
-    return this.writes.enqueue(() => this.appendTx(batch));
+    return this.writes.enqueue({ op: 'append', batch }) as Promise<AppendResult>;
   }
 
   async read(device: DeviceAddress, after: InboxCursor, limit: number): Promise<InboxEntry[]> {
@@ -173,7 +138,7 @@ export class SqliteInboxStore implements InboxStore {
   async ack(device: DeviceAddress, upTo: InboxEntryId): Promise<void> {
     checkDeviceAddress('device', device);
     const upToN = decodeInboxId('upTo', upTo);
-    await this.writes.enqueue(() => this.stmt.ack.run(device.userId, device.deviceId, upToN));
+    await this.writes.enqueue({ op: 'ack', userId: device.userId, deviceId: device.deviceId, upTo: upToN });
   }
 
   async count(device: DeviceAddress): Promise<number> {

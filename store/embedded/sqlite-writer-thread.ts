@@ -1,0 +1,68 @@
+/**
+ * Entry of the embedded store's writer thread. It owns the write connection
+ * of a file database: every group the main thread posts runs in ONE immediate
+ * transaction (one commit, one fsync with synchronous=FULL), then the results
+ * go back. The fsync blocks this thread, not the node's event loop, and while
+ * it runs the next group accumulates on the main thread: group commit sized
+ * by the load itself.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { isStoreError } from '../errors.ts';
+import { SqliteInboxWriter, type InboxWrite } from './sqlite-inbox-writer.ts';
+import { translateSqliteError } from './sqlite-errors.ts';
+
+/** What the main thread passes at start. */
+export interface WriterThreadData {
+  readonly path: string;
+  readonly synchronous: 'full' | 'normal';
+  readonly busyTimeoutMs: number;
+}
+
+/** A result as it crosses the thread boundary. */
+export type WireResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: WireError };
+
+/** An error as it crosses the thread boundary (StoreErrors keep code and details). */
+export interface WireError {
+  readonly store: boolean;
+  readonly code: string | undefined;
+  readonly message: string;
+  readonly details: Record<string, unknown> | undefined;
+}
+
+function toWire(err: unknown): WireError {
+  if (isStoreError(err)) return { store: true, code: err.code, message: err.message, details: err.details as Record<string, unknown> | undefined };
+  const e = err as { code?: unknown; message?: unknown };
+  return { store: false, code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? err), details: undefined };
+}
+
+const data = workerData as WriterThreadData;
+const db = new Database(data.path, { timeout: data.busyTimeoutMs });
+db.pragma('journal_mode = WAL');
+db.pragma(`synchronous = ${data.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+const writer = new SqliteInboxWriter(db);
+const group = db.transaction((writes: InboxWrite[]): WireResult[] =>
+  writes.map((w) => {
+    try {
+      return { ok: true, value: writer.run(w) };
+    } catch (err) {
+      return { ok: false, error: toWire(translateSqliteError(err, db, 'inbox.write')) };
+    }
+  }),
+).immediate as (writes: InboxWrite[]) => WireResult[];
+
+parentPort!.on('message', (msg: { readonly writes: InboxWrite[] } | 'close') => {
+  if (msg === 'close') {
+    db.close();
+    parentPort!.close();
+    return;
+  }
+  let results: WireResult[];
+  try {
+    results = group(msg.writes);
+  } catch (err) {
+    const e = toWire(translateSqliteError(err, db, 'inbox.commit'));
+    results = msg.writes.map(() => ({ ok: false, error: e }));
+  }
+  parentPort!.postMessage(results);
+});

@@ -1,0 +1,100 @@
+/**
+ * Group commit through the writer thread (see sqlite-writer-thread.ts).
+ * Writes queue here; one group is in the thread at a time; when it answers,
+ * everything that queued meanwhile goes as the next group. So under load a
+ * group is what arrived during one commit, and an idle node commits a lone
+ * write at once. Promises settle only after their group committed.
+ */
+import { Worker } from 'node:worker_threads';
+import { StoreError, type StoreErrorCode } from '../errors.ts';
+import type { InboxWrite } from './sqlite-inbox-writer.ts';
+import type { WireError, WireResult, WriterThreadData } from './sqlite-writer-thread.ts';
+
+interface Queued {
+  readonly write: InboxWrite;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+/** Writes executed by a dedicated thread owning the write connection. */
+export class WriterThreadQueue {
+  private readonly worker: Worker;
+  private queue: Queued[] = [];
+  private inFlight: Queued[] | undefined;
+  private flushScheduled = false;
+  private closed = false;
+  private drained: (() => void) | undefined;
+
+  /** @param maxGroup most writes per transaction @default 2000 */
+  constructor(data: WriterThreadData, private readonly maxGroup = 2000) {
+    this.worker = new Worker(new URL('./sqlite-writer-thread.mjs', import.meta.url), { workerData: data });
+    this.worker.unref();
+    this.worker.on('message', (results: WireResult[]) => this.onResults(results));
+    this.worker.on('error', (err) => this.failAll(new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', `inbox writer thread failed: ${err.message}`, { cause: err })));
+  }
+
+  enqueue(write: InboxWrite): Promise<unknown> {
+    if (this.closed) return Promise.reject(new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', 'inbox.write: the embedded store is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ write, resolve, reject });
+      if (this.inFlight === undefined && !this.flushScheduled) {
+        // Let the rest of this turn's writes join the group.
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  /** Waits for every queued write, then stops the thread (its connection closes). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.inFlight !== undefined || this.queue.length > 0) {
+      await new Promise<void>((resolve) => { this.drained = resolve; this.flush(); });
+    }
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.ref(); // keep the process alive until the thread has closed its connection
+    this.worker.postMessage('close');
+    await exited;
+  }
+
+  private flush(): void {
+    if (this.inFlight !== undefined || this.queue.length === 0) return;
+    const group = this.queue.length <= this.maxGroup ? this.queue : this.queue.slice(0, this.maxGroup);
+    this.queue = this.queue.length <= this.maxGroup ? [] : this.queue.slice(this.maxGroup);
+    this.inFlight = group;
+    this.worker.ref(); // a commit in flight keeps the process alive until it answers
+    this.worker.postMessage({ writes: group.map((q) => q.write) });
+  }
+
+  private onResults(results: WireResult[]): void {
+    const group = this.inFlight ?? [];
+    this.inFlight = undefined;
+    this.worker.unref();
+    for (let i = 0; i < group.length; i++) {
+      const r = results[i]!;
+      if (r.ok) group[i]!.resolve(r.value);
+      else group[i]!.reject(fromWire(r.error));
+    }
+    if (this.queue.length > 0) this.flush();
+    else if (this.drained !== undefined) this.drained();
+  }
+
+  private failAll(err: StoreError): void {
+    for (const q of [...(this.inFlight ?? []), ...this.queue]) q.reject(err);
+    this.inFlight = undefined;
+    this.queue = [];
+    this.closed = true;
+    this.drained?.();
+  }
+}
+
+function fromWire(e: WireError): Error {
+  if (e.store && e.code !== undefined) return new StoreError(e.code as StoreErrorCode, e.message, e.details === undefined ? undefined : { details: e.details });
+  const err = new Error(e.message) as Error & { code?: string };
+  if (e.code !== undefined) err.code = e.code;
+  return err;
+}
