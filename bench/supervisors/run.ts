@@ -283,7 +283,7 @@ async function restartsPerSecond(restarts: number): Promise<{ ours: number; bare
       },
     };
     // A vanishing period keeps the intensity window to one entry: this measures
-    // crash -> terminate -> EXIT -> restart -> init, not the window's list (see RESULTS.md).
+    // crash -> terminate -> EXIT -> restart -> init, not the window's list (see BENCHMARKS.md).
     const sup = okRef(await startDynamicSupervisor(sys, { intensity: 1e9, period: 1e-6 }));
     const t0 = performance.now();
     await startChild(sup, worker('c', crasher, undefined));
