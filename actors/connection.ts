@@ -25,7 +25,8 @@ import type { WebSocket } from 'ws';
 import {
   CLOSE_REASONS, ERROR_CODES, FrameKind, INITIAL_STATE, NONCE_BYTES, NO_VIOLATIONS, PROTOCOL_VERSION,
   authResult, authSignedBytes, decodeFrame, encodeFrame, errorFrame, isAuthenticated, nextState, recordViolation, registerSignedBytes,
-  type AuthFrame, type CloseCode, type ConnectionState, type ErrorCode, type Frame, type RegisterFrame, type ServerFrame, type ViolationRecord,
+  type AuthFrame, type CloseCode, type ConnectionState, type ErrorCode, type Frame, type PreKeyFetchFrame, type PreKeyUploadFrame,
+  type RegisterFrame, type ServerFrame, type ViolationRecord,
 } from '../protocol/index.ts';
 import { isParleyError } from '../protocol/errors.ts';
 import {
@@ -35,6 +36,7 @@ import {
 import type { DeviceAddress } from '../store/types.ts';
 import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionProtocol, ConnectionInfo, ConnectionCast, ConnectionRef } from './connection-protocol.ts';
+import { closeConnection, outbound } from './connection-protocol.ts';
 import { SESSION, type SessionRef } from './session.ts';
 
 /** Arguments of `init`. */
@@ -126,7 +128,8 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
     }
   },
 
-  terminate(_reason, state) {
+  terminate(_reason, state, ctx) {
+    if (state.device !== undefined) state.services.keys?.detach(state.device, ctx.self);
     clearInterval(state.ticker);
     clearTimeout(state.authTimer);
     if (state.socket.readyState === state.socket.OPEN || state.socket.readyState === state.socket.CONNECTING) state.socket.terminate();
@@ -165,11 +168,33 @@ async function onBytes(state: ConnectionData, ctx: ActorContext<ConnectionProtoc
       if (state.session !== undefined) cast(state.session, { t: 'frame', frame });
       else closeWith(state, 'PARLEY_ERR_INTERNAL', 'no session', null);
       return;
+    case FrameKind.PreKeyUpload:
+    case FrameKind.PreKeyFetch:
+      return serveKeys(state, ctx, frame);
     default:
-      // Pre-keys and device linking arrive with end-to-end encryption.
+      // Device linking arrives with multi-device keys.
       write(state, errorFrame('PARLEY_ERR_INTERNAL', ridOf(frame), `${frameName(frame)} is not served by this node yet`));
       return;
   }
+}
+
+/** Pre-key frames go to the keys service; its answers come back through the mailbox (no waiting on the store here). */
+function serveKeys(state: ConnectionData, ctx: ActorContext<ConnectionProtocol>, frame: PreKeyUploadFrame | PreKeyFetchFrame): void {
+  const { keys } = state.services;
+  const device = state.device;
+  if (keys === undefined || device === undefined) {
+    write(state, errorFrame('PARLEY_ERR_INTERNAL', frame.rid, `${frameName(frame)} is not served by this node`));
+    return;
+  }
+  const self = ctx.self;
+  const answer = frame.kind === FrameKind.PreKeyUpload ? keys.upload(device, frame) : keys.fetch(device, frame).then((f) => [f]);
+  answer.then(
+    (frames) => { for (const f of frames) outbound(self, f); },
+    (err: unknown) => {
+      state.services.log.error({ event: 'connection.keys_failed', user: device.userId, device: device.deviceId, kind: frameName(frame), code: (err as { code?: string }).code });
+      closeConnection(self, 'PARLEY_ERR_INTERNAL', 'key service failed');
+    },
+  );
 }
 
 /** Runs register/auth; on success opens the session and says welcome, else closes 4401. */
@@ -181,7 +206,10 @@ async function login(state: ConnectionData, ctx: ActorContext<ConnectionProtocol
     if (isParleyError(err) && (err.code === 'PARLEY_ERR_STORE_UNAVAILABLE')) {
       return closeWith(state, 'PARLEY_ERR_SHUTTING_DOWN', 'store unavailable, try again', frame.rid);
     }
-    if (isParleyError(err) && err.code === 'PARLEY_ERR_STORE_CONFLICT') device = undefined;
+    // INVALID_INPUT: a well-formed wire user id the store cannot hold (not a UUID) names no
+    // device. It is a failed login (AUTH_FAILED, 4401), not a crash of this process, which
+    // cut the socket with 1006 and no error frame.
+    if (isParleyError(err) && (err.code === 'PARLEY_ERR_STORE_CONFLICT' || err.code === 'PARLEY_ERR_STORE_INVALID_INPUT')) device = undefined;
     else throw err;
   }
   if (device === undefined) {
@@ -204,6 +232,12 @@ async function login(state: ConnectionData, ctx: ActorContext<ConnectionProtocol
     pingIntervalMs: settings.pingIntervalMs, maxPayloadBytes: limits.maxPayloadBytes,
   });
   state.services.log.debug({ event: 'connection.login', user: device.userId, device: device.deviceId });
+  const keys = state.services.keys;
+  if (keys !== undefined) {
+    keys.attach(device, ctx.self);
+    const self = ctx.self;
+    keys.lowKeysNotice(device).then((notice) => { if (notice !== undefined) outbound(self, notice); }, () => { /* told again on the next login or upload */ });
+  }
 }
 
 async function register(state: ConnectionData, frame: RegisterFrame): Promise<DeviceAddress | undefined> {

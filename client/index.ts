@@ -4,3 +4,5 @@ export type { ClientOptions, DeviceCredentials, IdentitySigner, IncomingMessage,
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
 export type { BackoffOptions } from './backoff.ts';
 export { libsignalIdentity } from './identity.ts';
+export { SecureClient, encodeContent, decodeContent, uploadPreKeys, fetchPreKeyBundles } from './e2ee/index.ts';
+export type { SecureClientOptions, SecureMessage, SafetyNumber, Content, ContentType, MediaPointer, IdentityChangeEvent, PreKeyUpload } from './e2ee/index.ts';

@@ -23,6 +23,7 @@ import { openEmbeddedStores, type EmbeddedStores } from '../store/embedded/index
 import { DeviceDirectory } from '../actors/device-directory.ts';
 import { DEFAULT_CHAT_SETTINGS, type ChatServices, type ChatSettings } from '../actors/chat-services.ts';
 import { CONNECTION } from '../actors/connection.ts';
+import { KeysService, type KeysServiceOptions } from '../actors/keys-service.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './log.ts';
 
@@ -41,6 +42,8 @@ export interface ChatNode {
 export interface ChatNodeOptions {
   readonly settings?: Partial<ChatSettings>;
   readonly limits?: Partial<ProtocolLimits>;
+  /** Pre-key service tunables (low-supply threshold, fetch rate limit). */
+  readonly keys?: Partial<KeysServiceOptions>;
 }
 
 /** Opens the stores and starts the chat processes. */
@@ -62,6 +65,7 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
       accounts: stores.accounts,
       inbox: stores.inbox,
       directory: new DeviceDirectory(stores.accounts),
+      keys: new KeysService({ prekeys: stores.prekeys, accounts: stores.accounts, now: Date.now }, options.keys),
       system,
       sessionSupervisor: sessions,
       limits: resolveLimits(options.limits),

@@ -4,7 +4,8 @@
  *
  * Atomicity of a take: one `DELETE … WHERE rowid = (SELECT … LIMIT 1)
  * RETURNING …` per kind, both inside one IMMEDIATE transaction (the write
- * lock is taken before the first read). better-sqlite3 runs it synchronously,
+ * lock is taken before the first read; inside the write queue's group the
+ * take is a SAVEPOINT, all or nothing). better-sqlite3 runs it synchronously,
  * so nothing in this process interleaves, and another process waits on the
  * lock: two takes can never return the same one-time key. Writes go through
  * the group-commit queue (write-queue.ts): takes and uploads of one
@@ -99,7 +100,8 @@ export class SqlitePreKeyStore implements PreKeyStore {
     checkPreKeyUploadSet(keys);
     checkTimestamp('now', now);
     const { userId, deviceId } = device;
-    await this.writes.enqueue(() => {
+    // a transaction function: a SAVEPOINT inside the queue's group, so the upload is all or nothing
+    await this.writes.enqueue(() => this.db.transaction(() => {
       const s = this.stmt;
       const replace = (kind: Kind, k: StoredSignedPreKey) => {
         s.retire.run(now, userId, deviceId, kind, k.id);
@@ -109,13 +111,13 @@ export class SqlitePreKeyStore implements PreKeyStore {
       if (keys.kyberLastResort !== null) replace('kyber', keys.kyberLastResort);
       for (const k of keys.oneTimePreKeys) s.upsertOneTime.run(userId, deviceId, 'ec', k.id, k.publicKey, null);
       for (const k of keys.oneTimeKyberPreKeys) s.upsertOneTime.run(userId, deviceId, 'kyber', k.id, k.publicKey, k.signature);
-    });
+    })());
   }
 
   async takeBundleKeys(device: DeviceAddress): Promise<TakenBundleKeys | undefined> {
     checkDeviceAddress('device', device);
     const { userId, deviceId } = device;
-    return this.writes.enqueue((): TakenBundleKeys | undefined => {
+    return this.writes.enqueue(() => this.db.transaction((): TakenBundleKeys | undefined => {
       const s = this.stmt;
       const signed = s.current.get(userId, deviceId, 'ec');
       const lastResort = s.current.get(userId, deviceId, 'kyber');
@@ -131,7 +133,7 @@ export class SqlitePreKeyStore implements PreKeyStore {
         kyberLastResort: kyber === undefined,
         remaining,
       };
-    });
+    })());
   }
 
   async counts(device: DeviceAddress): Promise<PreKeyCounts> {
@@ -153,10 +155,10 @@ export class SqlitePreKeyStore implements PreKeyStore {
 
   async removeDevice(device: DeviceAddress): Promise<void> {
     checkDeviceAddress('device', device);
-    await this.writes.enqueue(() => {
+    await this.writes.enqueue(() => this.db.transaction(() => {
       this.stmt.deleteSigned.run(device.userId, device.deviceId);
       this.stmt.deleteOneTime.run(device.userId, device.deviceId);
-    });
+    })());
   }
 
   async purgeExpired(now: number): Promise<number> {
