@@ -8,6 +8,7 @@
  * | upload(device, frame)         | `ok` (then `prekeys-low` if still low) or `error`             |
  * | fetch(requester, frame)       | `prekey-bundles` or `error` (UNKNOWN_USER, RATE_LIMITED, …)   |
  * | lowKeysNotice(device)         | a `prekeys-low` frame when below the threshold, else undefined |
+ * | supply(device)                | one-time keys left (EC, Kyber)                                 |
  * | attach / detach(device, conn) | the device's connection, told when a fetch drains its supply   |
  *
  * Upload rules: only the device itself uploads (the caller passes the
@@ -199,6 +200,11 @@ export class KeysService {
     } catch (err) {
       return this.failure(frame.rid, err);
     }
+  }
+
+  /** One-time keys the device has left on the server (ops and tests). */
+  supply(device: DeviceAddress): Promise<PreKeyCounts> {
+    return this.deps.prekeys.counts(device);
   }
 
   /** A `prekeys-low` frame when the device has fewer one-time keys than the threshold, else undefined. */

@@ -154,8 +154,13 @@ export class SecureClient extends EventEmitter {
       const pair = IdentityKeyPair.deserialize(identity);
       const transport = await ParleyClient.login({ ...transportOptions(options), identity: libsignalIdentity(pair), registrationId }, { userId, deviceId });
       const client = new SecureClient(transport, local, pair, registrationId, options);
-      // The login's own prekeys-low may have arrived before the listener existed: an empty upload asks again.
-      await client.upload({ signedPreKey: null, kyberLastResort: null, oneTimePreKeys: [], oneTimeKyberPreKeys: [] });
+      if (local.getNumber(META.currentSigned) === undefined) {
+        // registered (or re-installed) but its keys never reached the server
+        await client.uploadInitialKeys();
+      } else {
+        // The login's own prekeys-low may have arrived before the listener existed: an empty upload asks again.
+        await client.upload({ signedPreKey: null, kyberLastResort: null, oneTimePreKeys: [], oneTimeKyberPreKeys: [] });
+      }
       return client;
     } catch (err) {
       local.close();

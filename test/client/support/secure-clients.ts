@@ -6,7 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { IdentityKeyPair } from '@signalapp/libsignal-client';
+import type { ChatServices } from '../../../actors/chat-services.ts';
 import { SecureClient, type SecureClientOptions } from '../../../client/index.ts';
+import { LocalStore } from '../../../client/e2ee/local-store.ts';
 import { TEST_BACKOFF } from '../../support/test-node.ts';
 
 export interface SecureClients {
@@ -51,4 +54,27 @@ export function nextEvent<T>(emitter: NodeJS.EventEmitter, name: string, match: 
     };
     emitter.on(name, on);
   });
+}
+
+/**
+ * Re-installs a device the way the account service would: the old device is
+ * removed, a new one (new identity key, new device id) joins the same user,
+ * and a fresh local store is written for it. Returns the new device's client.
+ */
+export async function reinstall(
+  node: { chat: { services: ChatServices } }, sdk: SecureClients, name: string, userId: string, oldDeviceId: number,
+): Promise<SecureClient> {
+  const { accounts, directory } = node.chat.services;
+  const pair = IdentityKeyPair.generate();
+  const registrationId = 1 + Math.floor(Math.random() * 16383);
+  await accounts.removeDevice({ userId, deviceId: oldDeviceId });
+  const { device } = await accounts.addDevice(userId, { identityKey: pair.publicKey.serialize(), registrationId, name: '' });
+  directory.invalidate(userId);
+  const local = new LocalStore(sdk.storePath(name));
+  local.setMeta('identity', pair.serialize());
+  local.setNumber('registration-id', registrationId);
+  local.setText('user-id', userId);
+  local.setNumber('device-id', device.deviceId);
+  local.close();
+  return sdk.open(name);
 }
