@@ -367,6 +367,7 @@ export class SecureClient extends EventEmitter {
         const batch = this.options.preKeyBatch ?? 100;
         const ec = Math.max(0, batch - low.ecCount);
         const kyber = Math.max(0, batch - low.kyberCount);
+        if (ec === 0 && kyber === 0) return; // already at our batch size (set below the server's threshold): nothing to add
         await this.upload({
           signedPreKey: null, kyberLastResort: null,
           oneTimePreKeys: await generateOneTimePreKeys(this.local, this.stores, ec),

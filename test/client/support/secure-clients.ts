@@ -78,3 +78,12 @@ export async function reinstall(
   local.close();
   return sdk.open(name);
 }
+
+/** Polls `check` until it returns true (bounded: fails after `timeoutMs`). */
+export async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
