@@ -19,7 +19,7 @@ import { CallRequest, DownMsg, ExitMsg, isThenable, shapeOf, type DownCallback, 
 import { NactActor, type NactParent } from './nact-bridge.ts';
 import type { Report, ReportKind } from './reports.ts';
 import { schedule, type Runnable } from './scheduler.ts';
-import { lookupCell, type ActorSystem } from './system.ts';
+import { enterSystem, lookupCell, type ActorSystem } from './system.ts';
 import {
   crashReason,
   isNormalExit,
@@ -89,6 +89,8 @@ export class Cell extends NactActor implements ActorContext, Runnable {
   }
 
   link(ref: Ref): void {
+    const remote = ref.node !== this.self.node ? this.actorSystem.remote : undefined;
+    if (remote !== undefined) return remote.link(this.self, ref);
     const other = lookupCell(ref);
     if (other === undefined) {
       this.exitSignal(ref, 'noproc');
@@ -100,6 +102,8 @@ export class Cell extends NactActor implements ActorContext, Runnable {
   }
 
   unlink(ref: Ref): void {
+    const remote = ref.node !== this.self.node ? this.actorSystem.remote : undefined;
+    if (remote !== undefined) return remote.unlink(this.self, ref);
     const other = lookupCell(ref);
     if (other === undefined) return;
     this.removeLink(other);
@@ -109,6 +113,10 @@ export class Cell extends NactActor implements ActorContext, Runnable {
   monitor(ref: Ref): MonitorRef {
     const sys = this.actorSystem;
     const monitor: MonitorRef = { node: sys.node, id: sys.nextMonitorId++ };
+    if (ref.node !== sys.node && sys.remote !== undefined) {
+      sys.remote.monitor(this.self, monitor, ref);
+      return monitor;
+    }
     const target = lookupCell(ref);
     if (target === undefined) {
       this.deliver(K_INFO, new DownMsg(monitor, ref, 'noproc'));
@@ -121,12 +129,17 @@ export class Cell extends NactActor implements ActorContext, Runnable {
 
   demonitor(monitor: MonitorRef): void {
     const target = this.watching?.get(monitor.id);
-    if (target === undefined) return;
+    if (target === undefined) {
+      this.actorSystem.remote?.demonitor(this.self, monitor);
+      return;
+    }
     this.watching!.delete(monitor.id);
     target.monitors?.delete(monitor.id);
   }
 
   exit(ref: Ref, reason: ExitSignal): void {
+    const remote = ref.node !== this.self.node ? this.actorSystem.remote : undefined;
+    if (remote !== undefined) return remote.exit(this.self, ref, reason);
     lookupCell(ref)?.exitSignal(this.self, reason);
   }
 
@@ -201,6 +214,15 @@ export class Cell extends NactActor implements ActorContext, Runnable {
   }
 
   runSlice(max: number): number {
+    const prev = enterSystem(this.actorSystem);
+    try {
+      return this.runMessages(max);
+    } finally {
+      enterSystem(prev);
+    }
+  }
+
+  private runMessages(max: number): number {
     let n = 0;
     const mb = this.mailbox;
     while (n < max) {
@@ -299,11 +321,14 @@ export class Cell extends NactActor implements ActorContext, Runnable {
     const beh = this.behaviour;
     let result: unknown;
     this.flags |= F_RUNNING;
+    const prev = enterSystem(this.actorSystem);
     try {
       result = beh.init(args, this);
     } catch (err) {
       this.flags &= ~F_RUNNING;
       return this.initFailed(crashReason(err, beh.name, 'init'));
+    } finally {
+      enterSystem(prev);
     }
     this.flags &= ~F_RUNNING;
     if (isThenable(result)) {

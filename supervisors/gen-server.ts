@@ -11,7 +11,7 @@ import { CallRequest, type StartResult } from './runtime-messages.ts';
 import { expireAfter } from './call-timeouts.ts';
 import { ActorError, CallError } from './errors.ts';
 import { SysRequest } from './sys-request.ts';
-import { ActorSystem, lookupCell } from './system.ts';
+import { ActorSystem, lookupCell, remoteFor } from './system.ts';
 import type { ExitReason, Protocol, Ref } from './types.ts';
 
 /** Where a process is started: at the top of a system, or under (linked to) a process. */
@@ -73,6 +73,8 @@ export function okRef<P extends Protocol>(result: StartResult<P>): Ref<P> {
  */
 export function call<P extends Protocol>(ref: Ref<P>, request: P['call'], timeoutMs: number = DEFAULT_CALL_TIMEOUT_MS): Promise<P['reply']> {
   const cell = lookupCell(ref);
+  const remote = remoteFor(ref, cell !== undefined);
+  if (remote !== undefined) return remote.call(ref, request, timeoutMs);
   if (cell === undefined) return Promise.reject(new CallError('noproc', ref));
   const req = new CallRequest(request, cell);
   (cell.calls ??= new Set()).add(req);
@@ -88,15 +90,21 @@ export function reply<R>(from: From<R>, value: R): void {
 
 /** Sends a message to `handleCast`. */
 export function cast<P extends Protocol>(ref: Ref<P>, message: P['cast']): void {
-  lookupCell(ref)?.deliver(K_CAST, message);
+  const cell = lookupCell(ref);
+  const remote = remoteFor(ref, cell !== undefined);
+  if (remote !== undefined) remote.send(ref, 'cast', message);
+  else cell?.deliver(K_CAST, message);
 }
 
 /** Sends a plain message to `handleInfo` (Erlang's `!`). */
 export function send<P extends Protocol>(ref: Ref<P>, message: P['info']): void {
-  lookupCell(ref)?.deliver(K_INFO, message);
+  const cell = lookupCell(ref);
+  const remote = remoteFor(ref, cell !== undefined);
+  if (remote !== undefined) remote.send(ref, 'info', message);
+  else cell?.deliver(K_INFO, message);
 }
 
-/** Whether `ref` names a live process. */
+/** Whether `ref` names a live process of this JS process (a remote ref answers false: ask its node). */
 export function isAlive(ref: Ref): boolean {
   return lookupCell(ref) !== undefined;
 }

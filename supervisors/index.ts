@@ -7,6 +7,7 @@ export { isNormalExit, sameRef, describeReason, CrashSignal } from './types.ts';
 export type { Behaviour, ActorContext, From, InitResult, CallResult, NoReplyResult, CodeChangeResult, Awaitable, Vsn } from './behaviour.ts';
 export { ActorError, CallError, ACTOR_ERROR_CODES, type ActorErrorCode } from './errors.ts';
 export { ActorSystem, startSystem, systemOf, DEFAULT_SYSTEM_OPTIONS, type SystemOptions } from './system.ts';
+export { setRemoteRouter, deliverDown, deliverExit, onLocalExit, type RemoteRouter } from './system.ts';
 export type { StartResult } from './runtime-messages.ts';
 export { startLink, start, call, cast, send, reply, stop, isAlive, okRef, DEFAULT_CALL_TIMEOUT_MS, type SpawnParent, type StartOptions } from './gen-server.ts';
 export { exit, kill, awaitExit } from './signals.ts';
