@@ -236,7 +236,11 @@ async function login(state: ConnectionData, ctx: ActorContext<ConnectionProtocol
   if (keys !== undefined) {
     keys.attach(device, ctx.self);
     const self = ctx.self;
-    keys.lowKeysNotice(device).then((notice) => { if (notice !== undefined) outbound(self, notice); }, () => { /* told again on the next login or upload */ });
+    // On login, a device low on one-time keys is told at once. A device that
+    // just registered has none by definition and uploads them itself: no notice.
+    if (frame.kind === FrameKind.Auth) {
+      keys.lowKeysNotice(device).then((notice) => { if (notice !== undefined) outbound(self, notice); }, () => { /* told again on the next login or upload */ });
+    }
   }
 }
 

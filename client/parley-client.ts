@@ -224,7 +224,14 @@ export class ParleyClient extends EventEmitter {
     this.socket?.terminate();
   }
 
-  private request(frame: ClientFrame, resend: boolean): Promise<ServerFrame> {
+  /**
+   * Sends a request frame (its `rid` is assigned here) and resolves with the
+   * server's answer (`ok`, `sent`, `prekey-bundles`, …), or rejects with the
+   * ParleyError of an `error` frame. With `resend`, the request survives
+   * reconnects (idempotent requests only); without, a lost connection rejects it.
+   * Layers above (end-to-end encryption) use it for pre-key requests.
+   */
+  request(frame: ClientFrame, resend: boolean): Promise<ServerFrame> {
     if (this.closedForGood) return Promise.reject(new ParleyError('PARLEY_ERR_SHUTTING_DOWN', 'client closed'));
     const rid = this.nextRid++ >>> 0;
     const withRid = { ...frame, rid } as ClientFrame;
@@ -358,7 +365,9 @@ export class ParleyClient extends EventEmitter {
       case FrameKind.Ping:
         return this.write({ kind: FrameKind.Pong, rid: frame.rid });
       case FrameKind.PreKeysLow:
-        this.emit('prekeys-low', frame);
+        // It may arrive in the same read as `welcome`, before the caller of
+        // login() had a chance to listen: emit it on the next turn.
+        setImmediate(() => this.emit('prekeys-low', frame));
         return;
       default:
         return;
