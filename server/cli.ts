@@ -22,19 +22,28 @@ program
   .action(async (opts: ConfigFlags) => {
     const config = loadConfig(opts);
     const log = createLogger(config.logLevel, { node: config.nodeId });
+    // Signals are handled from the start: one that arrives while the node
+    // starts stops it as soon as it is up.
+    let signalled: NodeJS.Signals | undefined;
+    let stopNode: ((reason: string) => void) | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signalled ??= signal;
+      stopNode?.(signal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     const node = await startNode(config, log);
+    stopNode = (reason) => void node.stop(reason);
     const http = `http://${node.httpAddress.address}:${node.httpAddress.port}`;
     const ws = `ws://${node.gatewayAddress.address}:${node.gatewayAddress.port}`;
     log.info({ event: 'node.listening', http, gateway: ws }, 'node listening');
     // A human-readable line for the operator, besides the JSON log.
     process.stderr.write(`parley node ${config.nodeId} listening: gateway ${ws}  health ${http}/healthz\n`);
-    const onSignal = (signal: NodeJS.Signals) => {
-      void node.stop(signal);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    if (signalled !== undefined) stopNode(signalled);
     await node.stopped;
-    process.exitCode = 0;
+    // Everything is closed and flushed: exit now rather than wait for stray
+    // handles (a client's half-closed socket) to drain.
+    process.exit(0);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
