@@ -29,7 +29,7 @@ import {
   cast, isNormalExit, sameRef, send,
   type ActorContext, type Behaviour, type CallResult, type ExitReason, type MonitorRef, type NoReplyResult, type Protocol, type Ref, type SystemMessage,
 } from '../supervisors/index.ts';
-import type { AppendResult, DeviceAddress, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
+import type { AppendResult, Device, DeviceAddress, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import { INBOX_CURSOR_START } from '../store/types.ts';
 import { isParleyError } from '../protocol/errors.ts';
 import { DeliveryWindow } from './delivery-window.ts';
@@ -188,12 +188,12 @@ function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: 
   const { services, device } = state;
   const self = ctx.self;
   state.sendChain = state.sendChain.then(async () => {
-    const recipients = services.directory.cached(frame.to) ?? await services.directory.devicesOf(frame.to);
+    const recipients = await devicesOf(services, frame.to);
     if (recipients.length === 0) {
       send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', frame.rid, `unknown user ${frame.to}`) });
       return;
     }
-    const own = frame.to === device.userId ? recipients : services.directory.cached(device.userId) ?? await services.directory.devicesOf(device.userId);
+    const own = frame.to === device.userId ? recipients : await devicesOf(services, device.userId);
     const plan = planFanout(device, frame.to, frame.envelopes, recipients, own);
     if (!plan.ok) {
       send(self, { t: 'mismatch', frame: { kind: FrameKind.MismatchedDevices, rid: frame.rid, userId: frame.to, missing: plan.missing, extra: plan.extra, stale: plan.stale } });
@@ -255,7 +255,7 @@ function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, t
   const { services, device } = state;
   const self = ctx.self;
   state.sendChain = state.sendChain.then(async () => {
-    const devices = services.directory.cached(to) ?? await services.directory.devicesOf(to);
+    const devices = await devicesOf(services, to);
     if (devices.length === 0) {
       if (rid !== undefined) send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', rid, `unknown user ${to}`) });
       return;
@@ -273,12 +273,32 @@ function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, t
         notifyCopies(services, result, entries);
         if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
       },
-      (error: unknown) => {
-        if (rid !== undefined) send(self, { t: 'append-failed', rid, error });
-        else services.log.warn({ event: 'session.receipt_store_failed', user: device.userId, device: device.deviceId, code: (error as { code?: string }).code });
-      },
+      (error: unknown) => receiptFailed(state, self, rid, error),
     );
-  });
+    // Without this catch a failed device lookup was an unhandled rejection (which ends
+    // the node process) and left sendChain rejected, so every later send of this
+    // device skipped its work and was answered with that stale error.
+  }).catch((error: unknown) => receiptFailed(state, self, rid, error));
+}
+
+function receiptFailed(state: SessionState, self: SessionRef, rid: number | undefined, error: unknown): void {
+  const { services, device } = state;
+  if (rid !== undefined) send(self, { t: 'append-failed', rid, error });
+  else services.log.warn({ event: 'session.receipt_store_failed', user: device.userId, device: device.deviceId, code: (error as { code?: string }).code });
+}
+
+/**
+ * The devices of `userId`; empty for an unknown user. A well-formed wire id
+ * (`[A-Za-z0-9._-]{1,64}`) that the account store refuses as input (it keys
+ * users by UUID) names nobody: an unknown user, not a store failure.
+ */
+async function devicesOf(services: ChatServices, userId: string): Promise<readonly Device[]> {
+  try {
+    return services.directory.cached(userId) ?? await services.directory.devicesOf(userId);
+  } catch (err) {
+    if (isParleyError(err) && err.code === 'PARLEY_ERR_STORE_INVALID_INPUT') return [];
+    throw err;
+  }
 }
 
 // ---------------------------------------------------------------------------
