@@ -11,7 +11,7 @@
  * | info tick               | every pingInterval: ping, or close 4440 after idleTimeout of silence |
  * | info auth-timeout       | not logged in by authTimeout → close 4408                      |
  * | info socket-closed      | stop `normal` (the Session monitors this process)              |
- * | cast out(frame)         | write; past maxBufferedBytes → close 4450 (slow consumer)      |
+ * | cast out(frame)         | write; over maxBufferedBytes at two ticks in a row → close 4450 (slow consumer) |
  * | cast close(code)        | error frame with code, then close with its close code          |
  * | DOWN of its Session     | abnormal → close 1011, the client reconnects and resumes       |
  *
@@ -64,6 +64,8 @@ interface ConnectionData {
   ticker: NodeJS.Timeout;
   authTimer: NodeJS.Timeout | undefined;
   closing: boolean;
+  /** Ticks in a row at which the outbound buffer was over maxBufferedBytes (see `write`). */
+  slowTicks: number;
 }
 
 export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionProtocol> = {
@@ -87,7 +89,7 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
         remote: request.socket.remoteAddress ?? 'unknown',
         phase: INITIAL_STATE, nonce: randomBytes(NONCE_BYTES), violations: NO_VIOLATIONS,
         device: undefined, session: undefined, sessionMonitor: undefined,
-        lastHeard: performance.now(), nextPingRid: 1, ticker, authTimer, closing: false,
+        lastHeard: performance.now(), nextPingRid: 1, ticker, authTimer, closing: false, slowTicks: 0,
       },
     };
   },
@@ -114,7 +116,10 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
       case 'tick':
         if (performance.now() - state.lastHeard > state.services.settings.idleTimeoutMs) {
           closeWith(state, 'PARLEY_ERR_IDLE_TIMEOUT', 'no frame from the client in time', null);
+        } else if (overBuffered(state) && ++state.slowTicks >= 2) {
+          closeWith(state, 'PARLEY_ERR_SLOW_CONSUMER', 'outbound buffer full', null);
         } else {
+          if (!overBuffered(state)) state.slowTicks = 0;
           write(state, { kind: FrameKind.Ping, rid: state.nextPingRid++ >>> 0 });
         }
         return { noreply: state };
@@ -309,9 +314,20 @@ function write(state: ConnectionData, frame: ServerFrame): void {
     corked.add(raw);
   }
   socket.send(encodeFrame(frame));
-  if (socket.bufferedAmount > state.services.settings.maxBufferedBytes) {
+  // Not closed on the first write over maxBufferedBytes: one inbox read (up to readBatch
+  // deliveries, corked into one turn) passes the bound for a moment even when the client
+  // reads at full speed, so a device with a backlog of large messages was closed 4450 on
+  // every reconnect and never drained it. A slow consumer is one still over the bound at
+  // two ticks in a row (`tick`); past the most one burst can hold (the bound plus a full
+  // delivery window of maximal payloads) it is closed at once.
+  const { settings, limits } = state.services;
+  if (socket.bufferedAmount > settings.maxBufferedBytes + settings.deliveryWindow * (limits.maxPayloadBytes + 1024)) {
     closeWith(state, 'PARLEY_ERR_SLOW_CONSUMER', 'outbound buffer full', null);
   }
+}
+
+function overBuffered(state: ConnectionData): boolean {
+  return state.socket.bufferedAmount > state.services.settings.maxBufferedBytes;
 }
 
 function violation(state: ConnectionData, code: ErrorCode, rid: number | null, message: string, field: string | null): void {
@@ -338,6 +354,7 @@ function closeSocket(state: ConnectionData, closeCode: number): void {
   if (state.closing) return;
   state.closing = true;
   const reason = CLOSE_REASONS[closeCode as CloseCode]?.reason ?? 'closing';
+  state.services.log.debug({ event: 'connection.closed', code: closeCode, user: state.device?.userId, device: state.device?.deviceId });
   const { socket } = state;
   if (socket.readyState === socket.OPEN) {
     socket.close(closeCode, reason);

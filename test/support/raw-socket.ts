@@ -32,6 +32,8 @@ export class RawSocket {
   readonly frames: ServerFrame[] = [];
   /** Frames the protocol decoder refused (the server must never send one). */
   undecodable = 0;
+  /** Answer every server `ping` with a `pong` (as a live client does). */
+  answerPings = false;
   /** Set once the socket closed. */
   closeInfo: CloseInfo | undefined;
   private cursor = 0;
@@ -41,8 +43,10 @@ export class RawSocket {
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer, binary: boolean) => {
       const decoded = decodeFrame(binary ? new Uint8Array(data) : new Uint8Array(0));
-      if (decoded.ok) this.frames.push(decoded.frame as ServerFrame);
-      else this.undecodable++;
+      if (decoded.ok) {
+        this.frames.push(decoded.frame as ServerFrame);
+        if (this.answerPings && decoded.frame.kind === FrameKind.Ping) this.sendFrame({ kind: FrameKind.Pong, rid: decoded.frame.rid });
+      } else this.undecodable++;
       this.notify();
     });
     ws.on('error', () => { /* 'close' follows */ });
