@@ -47,6 +47,37 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'signal pre-keys',
+    sql: `
+      -- Signed EC pre-keys (kind 'ec') and Kyber last-resort keys (kind 'kyber');
+      -- replaced_at NULL marks the current one (at most one per device and kind),
+      -- replaced ones stay for the grace period.
+      CREATE TABLE {schema}.prekey_signed (
+        user_id     uuid    NOT NULL,
+        device_id   integer NOT NULL,
+        kind        text    NOT NULL CHECK (kind IN ('ec', 'kyber')),
+        key_id      bigint  NOT NULL,
+        public_key  bytea   NOT NULL,
+        signature   bytea   NOT NULL,
+        replaced_at bigint,
+        PRIMARY KEY (user_id, device_id, kind, key_id)
+      );
+      CREATE UNIQUE INDEX prekey_signed_current ON {schema}.prekey_signed (user_id, device_id, kind) WHERE replaced_at IS NULL;
+      CREATE INDEX prekey_signed_replaced ON {schema}.prekey_signed (replaced_at) WHERE replaced_at IS NOT NULL;
+      -- One-time keys, deleted when handed out: EC (signature NULL) and Kyber (signed).
+      CREATE TABLE {schema}.prekey_one_time (
+        user_id    uuid    NOT NULL,
+        device_id  integer NOT NULL,
+        kind       text    NOT NULL CHECK (kind IN ('ec', 'kyber')),
+        key_id     bigint  NOT NULL,
+        public_key bytea   NOT NULL,
+        signature  bytea,
+        PRIMARY KEY (user_id, device_id, kind, key_id)
+      );
+    `,
+  },
 ];
 
 /** The default schema of the PostgreSQL stores. */

@@ -14,6 +14,8 @@ import type { AccountStore } from '../types.ts';
 import { DEFAULT_POSTGRES_SCHEMA, migrateSchema, quoteSchema } from './migrations.ts';
 import { translatePgError } from './pg-errors.ts';
 import { PostgresAccountStore } from './postgres-account-store.ts';
+import { PostgresPreKeyStore } from './postgres-prekey-store.ts';
+import type { PreKeyRetention, PreKeyStore } from '../prekeys.ts';
 
 export interface PostgresStoreOptions {
   /** Connection URL, e.g. `postgres://parley@db:5432/parley` (PARLEY_PG_URL). */
@@ -30,6 +32,8 @@ export interface PostgresStoreOptions {
   readonly onBackgroundError?: (err: Error) => void;
   /** Clock for created-at times. @default Date.now */
   readonly now?: () => number;
+  /** @default DEFAULT_PREKEY_RETENTION (30 days of grace for replaced signed keys) */
+  readonly prekeyRetention?: Partial<PreKeyRetention>;
 }
 
 export const DEFAULT_POSTGRES_STORE_OPTIONS = {
@@ -41,6 +45,7 @@ export const DEFAULT_POSTGRES_STORE_OPTIONS = {
 
 export interface PostgresStores {
   readonly accounts: AccountStore;
+  readonly prekeys: PreKeyStore;
   /** The pool, for health checks and tests. */
   readonly pool: pg.Pool;
   readonly schema: string;
@@ -74,13 +79,16 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
     throw translatePgError(err, 'open');
   }
   const accounts = new PostgresAccountStore(pool, schema, options.now);
+  const prekeys = new PostgresPreKeyStore(pool, schema, options.prekeyRetention);
   let ended: Promise<void> | undefined;
   return {
     accounts,
+    prekeys,
     pool,
     schema,
     close() {
       accounts.markClosed();
+      prekeys.markClosed();
       ended ??= pool.end();
       return ended;
     },
