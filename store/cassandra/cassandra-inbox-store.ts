@@ -1,0 +1,406 @@
+/**
+ * InboxStore on Cassandra (tables and their reasons: ./migrations.ts; id
+ * encoding: ./inbox-id.ts; ordering: ./device-sequencer.ts).
+ *
+ * append(batch):
+ *   1. validate the whole batch first (so "an invalid last copy stores nothing"
+ *      needs no rollback), and join an append with the same dedup key that is
+ *      already in flight in this process;
+ *   2. read the dedup row; if present, return the original result;
+ *   3. lock every recipient device's sequencer (sorted), mint one id each;
+ *   4. write the copies concurrently, one single-partition INSERT each (plus
+ *      an `inbox_buckets` row the first time a device enters a bucket);
+ *   5. all written: insert the dedup row, release the locks, resolve.
+ *      Any copy failed: delete every copy of the batch (point deletes with a
+ *      later write timestamp, so they also shadow a timed-out insert that
+ *      lands late), release, reject PARLEY_ERR_STORE_UNAVAILABLE.
+ *
+ * Why not a LOGGED batch of copies + dedup row: (a) the server rejects a
+ * batch above `batch_size_fail_threshold` (50 KiB by default), and two 64 KiB
+ * copies, or a group fan-out to hundreds of devices, are far above it; (b)
+ * the batchlog replays a batch that timed out *later*, possibly after the
+ * sequencer let the device's next append commit and the device ack past it,
+ * which is exactly the lost-entry hazard the sequencer exists to prevent;
+ * (c) it costs two extra batchlog writes per send. Single-partition writes
+ * with compensation settle (or are shadowed) before the device's lock is
+ * released. The price: all-or-none holds except when the node dies between
+ * the copies and the dedup row, or the compensating delete itself fails;
+ * then some devices keep a copy, the sender got no ack and retries, and those
+ * devices see the message twice (same sender + client message id, which the
+ * client SDK de-duplicates). It never loses a copy it acknowledged.
+ *
+ * The dedup row is written last, after every copy: a dedup row whose copies
+ * never landed would make retries return ids that do not exist (loss). If
+ * that last write fails, the copies stay and the append rejects; the retry
+ * then finds the dedup row (if it landed after all) or stores again (duplicate).
+ *
+ * Every statement is idempotent (explicit primary keys, range deletes,
+ * overwrites), so all run with `isIdempotent: true` and the driver may retry
+ * or speculatively repeat them.
+ */
+import cassandra from 'cassandra-driver';
+import { StoreError, invalidInput } from '../errors.ts';
+import {
+  DEFAULT_INBOX_RETENTION,
+  type AppendResult,
+  type AppendedCopy,
+  type DeviceAddress,
+  type InboxBatch,
+  type InboxCursor,
+  type InboxEntry,
+  type InboxEntryId,
+  type InboxEntryKind,
+  type InboxRetention,
+  type InboxStore,
+  type PurgeResult,
+} from '../types.ts';
+import { checkClientMessageId, checkCopy, checkDeviceAddress, checkKind, checkReadLimit, checkTimestamp } from '../validate.ts';
+import { translateCassandraError } from './cassandra-errors.ts';
+import { DeviceSequencer, DeviceSequencers, type DeviceState } from './device-sequencer.ts';
+import { checkInboxId, encodeInboxId, idOfTimeuuid, msOfTicks, randomIdTail, ticksOfId, ticksOfMs, timeuuidOfId } from './inbox-id.ts';
+import { checkKeyspace } from './migrations.ts';
+
+/** Consistency levels by name (cassandra-driver `types.consistencies`). */
+export type CassandraConsistency = 'one' | 'localOne' | 'quorum' | 'localQuorum' | 'eachQuorum' | 'all';
+
+export interface CassandraInboxSettings {
+  readonly keyspace: string;
+  /** @default DEFAULT_INBOX_RETENTION; both become per-row TTLs */
+  readonly retention?: Partial<InboxRetention>;
+  /** Reads and writes. LOCAL_QUORUM on both gives read-your-writes with RF 3 (R + W > RF). @default 'localQuorum' */
+  readonly consistency?: CassandraConsistency;
+  /** Width of an inbox partition's time bucket; the table's TWCS window is one day, keep them equal. @default 86_400_000 */
+  readonly bucketMs?: number;
+  /** Clock for minting ids. @default Date.now */
+  readonly now?: () => number;
+  /** Idle device sequencers kept in memory. @default 100_000 */
+  readonly maxSequencers?: number;
+}
+
+export const DEFAULT_CASSANDRA_INBOX_SETTINGS = {
+  consistency: 'localQuorum',
+  bucketMs: 86_400_000,
+  maxSequencers: 100_000,
+} as const satisfies Partial<CassandraInboxSettings>;
+
+type StoredResult = [userId: string, deviceId: number, id: string][];
+
+interface PlannedCopy {
+  readonly recipient: DeviceAddress;
+  readonly state: DeviceState;
+  readonly id: string;
+  readonly bucket: number;
+  readonly newBucket: boolean;
+}
+
+const ENTRY_COLUMNS = 'id, sender_user, sender_device, client_message_id, kind, server_ts, payload';
+
+export class CassandraInboxStore implements InboxStore {
+  private readonly retention: InboxRetention;
+  private readonly inboxTtl: number;
+  private readonly dedupTtl: number;
+  private readonly bucketTtl: number;
+  private readonly bucketMs: number;
+  private readonly now: () => number;
+  private readonly options: cassandra.QueryOptions;
+  private readonly cql: Record<
+    | 'insertEntry' | 'deleteEntry' | 'insertBucket' | 'listBuckets' | 'lastBucket' | 'newestId' | 'readAfter' | 'readAll'
+    | 'countAfter' | 'countAll' | 'ackRange' | 'getCursor' | 'setCursor' | 'getDedup' | 'insertDedup',
+    string
+  >;
+  private readonly sequencers: DeviceSequencers;
+  /** Appends in flight by dedup key: a concurrent retry waits for the original instead of racing it. */
+  private readonly inFlight = new Map<string, Promise<AppendResult>>();
+  /** clock seq + node of the ids this store mints. */
+  private readonly idTail = randomIdTail();
+  private closed = false;
+
+  constructor(
+    private readonly client: cassandra.Client,
+    settings: CassandraInboxSettings,
+  ) {
+    const ks = settings.keyspace;
+    checkKeyspace(ks);
+    this.retention = { ...DEFAULT_INBOX_RETENTION, ...settings.retention };
+    checkTimestamp('inboxRetentionMs', this.retention.inboxRetentionMs);
+    checkTimestamp('dedupRetentionMs', this.retention.dedupRetentionMs);
+    this.bucketMs = settings.bucketMs ?? DEFAULT_CASSANDRA_INBOX_SETTINGS.bucketMs;
+    if (!Number.isSafeInteger(this.bucketMs) || this.bucketMs < 1) throw invalidInput('bucketMs', 'not a positive integer');
+    this.inboxTtl = ttlSeconds('inboxRetentionMs', this.retention.inboxRetentionMs);
+    this.dedupTtl = ttlSeconds('dedupRetentionMs', this.retention.dedupRetentionMs);
+    this.bucketTtl = ttlSeconds('inboxRetentionMs', this.retention.inboxRetentionMs + this.bucketMs);
+    this.now = settings.now ?? Date.now;
+    this.sequencers = new DeviceSequencers(settings.maxSequencers ?? DEFAULT_CASSANDRA_INBOX_SETTINGS.maxSequencers);
+    const consistency = cassandra.types.consistencies[settings.consistency ?? DEFAULT_CASSANDRA_INBOX_SETTINGS.consistency];
+    if (consistency === undefined) throw invalidInput('consistency', 'not a consistency level name');
+    this.options = { prepare: true, isIdempotent: true, consistency };
+    const dev = 'recipient_user = ? AND recipient_device = ?';
+    const part = `${dev} AND bucket = ?`;
+    this.cql = {
+      insertEntry: `INSERT INTO ${ks}.inbox_entries (recipient_user, recipient_device, bucket, ${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+      deleteEntry: `DELETE FROM ${ks}.inbox_entries WHERE ${part} AND id = ?`,
+      insertBucket: `INSERT INTO ${ks}.inbox_buckets (recipient_user, recipient_device, bucket) VALUES (?, ?, ?) USING TTL ?`,
+      listBuckets: `SELECT bucket FROM ${ks}.inbox_buckets WHERE ${dev} AND bucket >= ?`,
+      lastBucket: `SELECT bucket FROM ${ks}.inbox_buckets WHERE ${dev} ORDER BY bucket DESC LIMIT 1`,
+      newestId: `SELECT id FROM ${ks}.inbox_entries WHERE ${part} ORDER BY id DESC LIMIT 1`,
+      readAfter: `SELECT ${ENTRY_COLUMNS} FROM ${ks}.inbox_entries WHERE ${part} AND id > ? LIMIT ?`,
+      readAll: `SELECT ${ENTRY_COLUMNS} FROM ${ks}.inbox_entries WHERE ${part} LIMIT ?`,
+      countAfter: `SELECT COUNT(*) AS n FROM ${ks}.inbox_entries WHERE ${part} AND id > ?`,
+      countAll: `SELECT COUNT(*) AS n FROM ${ks}.inbox_entries WHERE ${part}`,
+      ackRange: `DELETE FROM ${ks}.inbox_entries WHERE ${part} AND id <= ?`,
+      getCursor: `SELECT acked_upto FROM ${ks}.inbox_cursor WHERE ${dev}`,
+      setCursor: `INSERT INTO ${ks}.inbox_cursor (recipient_user, recipient_device, acked_upto) VALUES (?, ?, ?) USING TTL ?`,
+      getDedup: `SELECT server_ts, result FROM ${ks}.inbox_dedup WHERE sender_user = ? AND sender_device = ? AND client_message_id = ?`,
+      insertDedup: `INSERT INTO ${ks}.inbox_dedup (sender_user, sender_device, client_message_id, server_ts, result) VALUES (?, ?, ?, ?, ?) USING TTL ?`,
+    };
+  }
+
+  /** Marks the store closed: later calls reject PARLEY_ERR_STORE_UNAVAILABLE. */
+  markClosed(): void {
+    this.closed = true;
+  }
+
+  /** Device sequencers held in memory (for tests and metrics). */
+  get sequencerCount(): number {
+    return this.sequencers.size;
+  }
+
+  async append(batch: InboxBatch): Promise<AppendResult> {
+    if (batch === null || typeof batch !== 'object') throw invalidInput('batch', 'not an object');
+    checkDeviceAddress('batch.sender', batch.sender);
+    checkClientMessageId(batch.clientMessageId);
+    checkKind(batch.kind);
+    checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
+    const { copies } = batch;
+    if (!Array.isArray(copies) || copies.length === 0) throw invalidInput('batch.copies', 'not a non-empty array');
+    const seen = new Set<string>();
+    for (let i = 0; i < copies.length; i++) {
+      checkCopy(copies[i]!, i);
+      const key = deviceKey(copies[i]!.recipient);
+      if (seen.has(key)) throw invalidInput(`batch.copies[${i}].recipient`, 'device appears twice in one batch');
+      seen.add(key);
+    }
+    this.checkOpen('append');
+    const dedupKey = `${batch.sender.userId}:${batch.sender.deviceId}:${batch.clientMessageId}`;
+    const running = this.inFlight.get(dedupKey);
+    if (running !== undefined) {
+      // a retry racing its original: the original's outcome decides (success = duplicate)
+      const original = await running.catch(() => undefined);
+      if (original !== undefined) return { ...original, duplicate: true };
+      return this.append(batch);
+    }
+    const run = this.appendOnce(batch);
+    this.inFlight.set(dedupKey, run);
+    try {
+      return await run;
+    } finally {
+      this.inFlight.delete(dedupKey);
+    }
+  }
+
+  private async appendOnce(batch: InboxBatch): Promise<AppendResult> {
+    const { sender, clientMessageId, kind, serverTimestamp, copies } = batch;
+    const dup = await this.exec('append', this.cql.getDedup, [sender.userId, sender.deviceId, clientMessageId]);
+    const row = dup.first();
+    if (row) {
+      const stored = JSON.parse(row['result'] as string) as StoredResult;
+      return {
+        duplicate: true,
+        serverTimestamp: Number(row['server_ts'] as bigint),
+        copies: stored.map(([userId, deviceId, id]) => ({ recipient: { userId, deviceId }, id })),
+      };
+    }
+
+    const { sequencers, release } = await this.sequencers.lockAll(copies.map((c) => deviceKey(c.recipient)));
+    try {
+      const bySeqKey = new Map<string, DeviceSequencer>(sequencers.map((s) => [s.key, s]));
+      const states = await Promise.all(copies.map((c) => this.deviceState(bySeqKey.get(deviceKey(c.recipient))!, c.recipient)));
+      const nowTicks = ticksOfMs(this.now());
+      const planned: PlannedCopy[] = copies.map((c, i) => {
+        const state = states[i]!;
+        const ticks = DeviceSequencer.mint(state, nowTicks);
+        const bucket = Math.floor(msOfTicks(ticks) / this.bucketMs);
+        return { recipient: c.recipient, state, id: encodeInboxId(ticks, this.idTail), bucket, newBucket: !state.knownBuckets.has(bucket) };
+      });
+      const sts = BigInt(serverTimestamp);
+      const writes: Array<Promise<unknown>> = [];
+      for (let i = 0; i < planned.length; i++) {
+        const p = planned[i]!;
+        const { userId, deviceId } = p.recipient;
+        if (p.newBucket) writes.push(this.exec('append', this.cql.insertBucket, [userId, deviceId, p.bucket, this.bucketTtl]));
+        writes.push(
+          this.exec('append', this.cql.insertEntry, [
+            userId, deviceId, p.bucket, timeuuidOfId(p.id),
+            sender.userId, sender.deviceId, clientMessageId, kind, sts, asBuffer(copies[i]!.payload), this.inboxTtl,
+          ]),
+        );
+      }
+      const settled = await Promise.allSettled(writes);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed !== undefined) {
+        await this.compensate(planned);
+        throw failed.reason;
+      }
+      for (const p of planned) p.state.knownBuckets.add(p.bucket);
+      const out: AppendedCopy[] = planned.map((p) => ({ recipient: { userId: p.recipient.userId, deviceId: p.recipient.deviceId }, id: p.id }));
+      const stored: StoredResult = planned.map((p) => [p.recipient.userId, p.recipient.deviceId, p.id]);
+      await this.exec('append', this.cql.insertDedup, [sender.userId, sender.deviceId, clientMessageId, sts, JSON.stringify(stored), this.dedupTtl]);
+      return { duplicate: false, serverTimestamp, copies: out };
+    } finally {
+      release();
+    }
+  }
+
+  /** Deletes every copy of a failed batch. If that fails too, the copies stay (see the header: duplicates, never loss). */
+  private async compensate(planned: readonly PlannedCopy[]): Promise<void> {
+    await Promise.allSettled(
+      planned.map((p) => this.exec('append.compensate', this.cql.deleteEntry, [p.recipient.userId, p.recipient.deviceId, p.bucket, timeuuidOfId(p.id)])),
+    );
+  }
+
+  async read(device: DeviceAddress, after: InboxCursor, limit: number): Promise<InboxEntry[]> {
+    checkDeviceAddress('device', device);
+    const afterId = checkInboxId('after', after);
+    checkReadLimit(limit);
+    this.checkOpen('read');
+    const state = await this.deviceState(this.sequencers.get(deviceKey(device)), device);
+    const start = maxId(afterId, state.ackedUpTo || undefined);
+    const out: InboxEntry[] = [];
+    for (const bucket of await this.bucketsFrom(device, start)) {
+      const want = limit - out.length;
+      const rs =
+        start === undefined
+          ? await this.exec('read', this.cql.readAll, [device.userId, device.deviceId, bucket, want])
+          : await this.exec('read', this.cql.readAfter, [device.userId, device.deviceId, bucket, timeuuidOfId(start), want]);
+      for (const r of rs.rows) {
+        out.push({
+          id: idOfTimeuuid((r['id'] as cassandra.types.TimeUuid).toString()),
+          sender: { userId: (r['sender_user'] as cassandra.types.Uuid).toString(), deviceId: r['sender_device'] as number },
+          clientMessageId: r['client_message_id'] as string,
+          kind: r['kind'] as InboxEntryKind,
+          serverTimestamp: Number(r['server_ts'] as bigint),
+          payload: r['payload'] as Buffer,
+        });
+      }
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async ack(device: DeviceAddress, upTo: InboxEntryId): Promise<void> {
+    checkDeviceAddress('device', device);
+    const upToId = checkInboxId('upTo', upTo);
+    this.checkOpen('ack');
+    if (upToId === undefined) return;
+    const { sequencers, release } = await this.sequencers.lockAll([deviceKey(device)]);
+    try {
+      const state = await this.deviceState(sequencers[0]!, device);
+      if (state.ackedUpTo !== '' && upToId <= state.ackedUpTo) return;
+      const lastBucket = Math.floor(msOfTicks(ticksOfId(upToId)) / this.bucketMs);
+      const buckets = (await this.bucketsFrom(device, state.ackedUpTo || undefined)).filter((b) => b <= lastBucket);
+      const uuid = timeuuidOfId(upToId);
+      // one range tombstone per bucket the ack covers (usually one), plus the cursor
+      await Promise.all([
+        ...buckets.map((b) => this.exec('ack', this.cql.ackRange, [device.userId, device.deviceId, b, uuid])),
+        this.exec('ack', this.cql.setCursor, [device.userId, device.deviceId, uuid, this.bucketTtl]),
+      ]);
+      state.ackedUpTo = upToId;
+      // an ack above every id minted so far must not let a later id fall below the cursor
+      const ticks = ticksOfId(upToId);
+      if (ticks > state.floorTicks) state.floorTicks = ticks;
+    } finally {
+      release();
+    }
+  }
+
+  async count(device: DeviceAddress): Promise<number> {
+    checkDeviceAddress('device', device);
+    this.checkOpen('count');
+    const state = await this.deviceState(this.sequencers.get(deviceKey(device)), device);
+    const start = state.ackedUpTo || undefined;
+    let n = 0;
+    for (const bucket of await this.bucketsFrom(device, start)) {
+      const rs =
+        start === undefined
+          ? await this.exec('count', this.cql.countAll, [device.userId, device.deviceId, bucket])
+          : await this.exec('count', this.cql.countAfter, [device.userId, device.deviceId, bucket, timeuuidOfId(start)]);
+      n += Number(rs.first()!['n'] as bigint);
+    }
+    return n;
+  }
+
+  /** Rows expire by TTL on the server; nothing to do. */
+  async purgeExpired(now: number): Promise<PurgeResult> {
+    checkTimestamp('now', now);
+    return { entries: 0, dedupKeys: 0 };
+  }
+
+  /** Buckets of `device` that may hold entries above `start`, ascending. */
+  private async bucketsFrom(device: DeviceAddress, start: string | undefined): Promise<number[]> {
+    const first = start === undefined ? -0x8000_0000 : Math.floor(msOfTicks(ticksOfId(start)) / this.bucketMs);
+    const rs = await this.exec('buckets', this.cql.listBuckets, [device.userId, device.deviceId, first]);
+    return rs.rows.map((r) => r['bucket'] as number);
+  }
+
+  /**
+   * Loads a device's cursor and newest id once per process: the sequencer's
+   * floor starts above both, so ids stay increasing across restarts and owner
+   * changes even if this node's clock is behind the previous owner's.
+   */
+  private deviceState(seq: DeviceSequencer, device: DeviceAddress): Promise<DeviceState> {
+    return seq.state(async () => {
+      const { userId, deviceId } = device;
+      const [cursor, last] = await Promise.all([
+        this.exec('load', this.cql.getCursor, [userId, deviceId]),
+        this.exec('load', this.cql.lastBucket, [userId, deviceId]),
+      ]);
+      const acked = cursor.first()?.['acked_upto'] as cassandra.types.TimeUuid | null | undefined;
+      const ackedUpTo = acked ? idOfTimeuuid(acked.toString()) : '';
+      let floorTicks = ackedUpTo ? ticksOfId(ackedUpTo) : 0n;
+      const lastBucket = last.first()?.['bucket'] as number | undefined;
+      if (lastBucket !== undefined) {
+        const newest = (await this.exec('load', this.cql.newestId, [userId, deviceId, lastBucket])).first()?.['id'] as cassandra.types.TimeUuid | undefined;
+        if (newest) {
+          const t = ticksOfId(idOfTimeuuid(newest.toString()));
+          if (t > floorTicks) floorTicks = t;
+        }
+      }
+      return { ackedUpTo, floorTicks, knownBuckets: new Set(lastBucket === undefined ? [] : [lastBucket]) };
+    });
+  }
+
+  private checkOpen(operation: string): void {
+    if (this.closed) throw new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', `${operation}: the store is closed`, { details: { operation } });
+  }
+
+  private async exec(operation: string, cql: string, params: unknown[]): Promise<cassandra.types.ResultSet> {
+    this.checkOpen(operation);
+    try {
+      return await this.client.execute(cql, params, this.options);
+    } catch (err) {
+      throw translateCassandraError(err, `inbox.${operation}`);
+    }
+  }
+}
+
+/** The driver encodes blobs from Buffers only; this is a view, not a copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function deviceKey(d: DeviceAddress): string {
+  return `${d.userId}:${d.deviceId}`;
+}
+
+function maxId(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
+}
+
+/** Cassandra TTLs are whole seconds, at most 20 years. */
+function ttlSeconds(field: string, ms: number): number {
+  const s = Math.ceil(ms / 1000);
+  if (s < 1 || s > 630_720_000) throw invalidInput(field, 'TTL must be 1 s .. 20 years');
+  return s;
+}
