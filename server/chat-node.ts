@@ -12,14 +12,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import path from 'node:path';
 import type { WebSocket } from 'ws';
 import { resolveLimits, type ProtocolLimits } from '../protocol/index.ts';
 import {
   logReports, startPartitionedChild, startPartitionedSupervisor, startSystem, worker,
   type ActorSystem, type PartitionedSupervisor,
 } from '../supervisors/index.ts';
-import { openEmbeddedStores, type EmbeddedStores } from '../store/embedded/index.ts';
+import { openNodeStores, type NodeStores } from './stores.ts';
 import { DeviceDirectory } from '../actors/device-directory.ts';
 import { DEFAULT_CHAT_SETTINGS, type ChatServices, type ChatSettings } from '../actors/chat-services.ts';
 import { CONNECTION } from '../actors/connection.ts';
@@ -49,7 +48,8 @@ export interface ChatNodeOptions {
 /** Opens the stores and starts the chat processes. */
 export async function startChatNode(config: NodeConfig, log: Logger, options: ChatNodeOptions = {}): Promise<ChatNode> {
   mkdirSync(config.dataDir, { recursive: true });
-  const stores: EmbeddedStores = await openEmbeddedStores({ path: path.join(config.dataDir, 'parley.db') });
+  const stores: NodeStores = await openNodeStores(config);
+  log.info({ event: 'node.stores', ...stores.backends }, 'stores open');
   const system = startSystem({ node: config.nodeId });
   // Progress reports (every start of every connection) are debug; crashes stay errors.
   const reportLog = log.child({ component: 'supervisors' });

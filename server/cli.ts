@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { loadConfig, type ConfigFlags } from './config.ts';
 import { createLogger } from './log.ts';
 import { startNode } from './node.ts';
+import { migrateAll } from './migrate.ts';
 import { isParleyError } from '../protocol/errors.ts';
 
 const program = new Command('parley').description('Parley messaging backend').showHelpAfterError();
@@ -44,6 +45,16 @@ program
     // Everything is closed and flushed: exit now rather than wait for stray
     // handles (a client's half-closed socket) to drain.
     process.exit(0);
+  });
+
+program
+  .command('migrate')
+  .description('apply the schema migrations of the configured backends (PostgreSQL: PARLEY_PG_URL, Cassandra: PARLEY_CASSANDRA_CONTACT_POINTS, embedded: --data-dir) and exit')
+  .addOption(new Option('--data-dir <dir>', 'embedded store folder (PARLEY_DATA_DIR)'))
+  .action(async (opts: ConfigFlags) => {
+    const config = loadConfig(opts);
+    const report = await migrateAll(config);
+    for (const line of report) process.stdout.write(`${line}\n`);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -28,8 +28,17 @@ export interface NodeConfig {
   readonly logLevel: LogLevel;
   /** How long a graceful shutdown may take before the node exits anyway. @default 10000 */
   readonly shutdownTimeoutMs: number;
+  /**
+   * fsync policy of the embedded store. 'normal': a commit survives a crash of
+   * the node process (kill -9) — the WAL is written before `sent` — and is
+   * fsynced at checkpoints; 'full': also survives power loss of the host, at
+   * one fsync per commit. @default 'normal'
+   */
+  readonly embeddedSync: 'normal' | 'full';
   /** PostgreSQL connection string; unset = accounts and keys in the embedded store. */
   readonly pgUrl: string | undefined;
+  /** PostgreSQL schema holding Parley's tables. @default 'parley' */
+  readonly pgSchema: string;
   /** Redis URL; unset = presence in memory. */
   readonly redisUrl: string | undefined;
   /** NATS servers (comma separated); unset = single node, in-process bus. */
@@ -50,7 +59,9 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'nodeId'> = {
   dataDir: './.data',
   logLevel: 'info',
   shutdownTimeoutMs: 10_000,
+  embeddedSync: 'normal',
   pgUrl: undefined,
+  pgSchema: 'parley',
   redisUrl: undefined,
   natsUrl: undefined,
   cassandraContactPoints: undefined,
@@ -72,7 +83,9 @@ export const CONFIG_ENV: Readonly<Record<keyof NodeConfig, string>> = {
   dataDir: 'PARLEY_DATA_DIR',
   logLevel: 'PARLEY_LOG_LEVEL',
   shutdownTimeoutMs: 'PARLEY_SHUTDOWN_TIMEOUT_MS',
+  embeddedSync: 'PARLEY_EMBEDDED_SYNC',
   pgUrl: 'PARLEY_PG_URL',
+  pgSchema: 'PARLEY_PG_SCHEMA',
   redisUrl: 'PARLEY_REDIS_URL',
   natsUrl: 'PARLEY_NATS_URL',
   cassandraContactPoints: 'PARLEY_CASSANDRA_CONTACT_POINTS',
@@ -113,6 +126,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw configError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   }
+  const embeddedSync = str('embeddedSync', DEFAULT_CONFIG.embeddedSync);
+  if (embeddedSync !== 'normal' && embeddedSync !== 'full') {
+    throw configError('embeddedSync', `must be normal or full, got ${JSON.stringify(embeddedSync)}`);
+  }
   const httpPort = port('httpPort');
   const gatewayPort = port('gatewayPort');
   if (httpPort !== 0 && httpPort === gatewayPort) {
@@ -126,7 +143,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     dataDir: path.resolve(str('dataDir', DEFAULT_CONFIG.dataDir)),
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs: positiveInt('shutdownTimeoutMs'),
+    embeddedSync,
     pgUrl: opt('pgUrl'),
+    pgSchema: str('pgSchema', DEFAULT_CONFIG.pgSchema),
     redisUrl: opt('redisUrl'),
     natsUrl: opt('natsUrl'),
     cassandraContactPoints: opt('cassandraContactPoints'),

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { loadConfig } from '../../server/config.ts';
+import { loadConfig, type ConfigFlags } from '../../server/config.ts';
 import { createLogger } from '../../server/log.ts';
 import { startNode, type RunningNode } from '../../server/node.ts';
 import type { ChatNodeOptions } from '../../server/chat-node.ts';
@@ -34,11 +34,11 @@ export interface TestNode {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startTestNode(options: ChatNodeOptions & { dataDir?: string } = {}): Promise<TestNode> {
+export async function startTestNode(options: ChatNodeOptions & { dataDir?: string; config?: ConfigFlags } = {}): Promise<TestNode> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'parley-e2e-'));
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
-  const config = loadConfig({ httpPort: 0, gatewayPort: 0, dataDir, logLevel: 'debug' }, {});
+  const config = loadConfig({ httpPort: 0, gatewayPort: 0, dataDir, logLevel: 'debug', ...options.config }, {});
   const node = await startNode(config, createLogger('debug', { node: config.nodeId }, sink), options);
   return {
     node,
