@@ -238,3 +238,48 @@ export interface InboxStore {
    */
   purgeExpired(now: number): Promise<PurgeResult>;
 }
+
+// ---------------------------------------------------------------------------
+// PresenceStore
+// ---------------------------------------------------------------------------
+
+/** Presence settings shared by every presence adapter. */
+export interface PresenceSettings {
+  /**
+   * How long a touch keeps a user online. Twice the heartbeat, so one lost
+   * heartbeat does not flap the user offline.
+   * @default 30_000
+   */
+  readonly ttlMs: number;
+}
+
+export const DEFAULT_PRESENCE_SETTINGS: PresenceSettings = { ttlMs: 30_000 };
+
+/**
+ * Who is online: one entry per user that expires `ttlMs` after its last
+ * touch. Expiry means offline; nothing has to run when a node dies.
+ * Embedded: in memory. At scale: Redis, one key per user with a TTL.
+ *
+ * The node calls `touch(userId)` on connect and on every heartbeat (15 s).
+ * `touch` only queues: adapters with a network hop write queued touches in one
+ * batch per flush interval (one pipeline for the whole node), so a heartbeat
+ * never costs its own round trip. `flush()` writes the queue now (on connect,
+ * when the caller needs the user visible at once; and in tests). A touch that
+ * could not be written stays queued and is written by the next flush, so
+ * presence recovers by itself once the backend is back.
+ *
+ * Errors: PARLEY_ERR_STORE_INVALID_INPUT for a malformed user id (thrown by
+ * `touch` synchronously), PARLEY_ERR_STORE_UNAVAILABLE when the backend
+ * cannot answer or the store is closed.
+ */
+export interface PresenceStore {
+  /** Marks the user online for `ttlMs` from the next flush. Never rejects; see `flush`. */
+  touch(userId: UserId): void;
+  /** Writes every queued touch; resolves when they are stored. */
+  flush(): Promise<void>;
+  isOnline(userId: UserId): Promise<boolean>;
+  /** The users of `userIds` that are online (one round trip). */
+  onlineMany(userIds: readonly UserId[]): Promise<Set<UserId>>;
+  /** Marks the user offline now (clean disconnect) and drops a queued touch of theirs. */
+  setOffline(userId: UserId): Promise<void>;
+}
