@@ -1,6 +1,6 @@
 /**
- * `parley` command line. Subcommands: `start` (a node). `ctl`, `bench` and
- * `chat` arrive with their issues.
+ * `parley` command line. Subcommands: `start` (a node), `bench` (the load
+ * harness, bench/harness). `ctl` and `chat` arrive with their issues.
  */
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigFlags } from './config.ts';
@@ -8,6 +8,7 @@ import { createLogger } from './log.ts';
 import { startNode } from './node.ts';
 import { migrateAll } from './migrate.ts';
 import { isParleyError } from '../protocol/errors.ts';
+import { registerBenchCommand } from '../bench/harness/cli.ts';
 
 const program = new Command('parley').description('Parley messaging backend').showHelpAfterError();
 
@@ -56,6 +57,8 @@ program
     const report = await migrateAll(config);
     for (const line of report) process.stdout.write(`${line}\n`);
   });
+
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const code = isParleyError(err) ? err.code : 'PARLEY_ERR_INTERNAL';

@@ -1,0 +1,23 @@
+/**
+ * Preloaded (`--import`) into the gateway node processes a bench starts, with
+ * `--expose-gc`: answers the orchestrator's `probe` over IPC with the
+ * process's memory after a full GC (RSS and JS heap per connection are
+ * measured this way, not guessed from a noisy RSS), and stops the node
+ * (SIGTERM, a graceful stop) if the orchestrator goes away.
+ * Nothing in the node itself changes.
+ */
+if (process.send !== undefined) {
+  process.on('message', (m: { t?: string }) => {
+    if (m?.t !== 'probe') return;
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc !== undefined) {
+      gc();
+      gc();
+    }
+    const mu = process.memoryUsage();
+    process.send?.({ t: 'probe', rssBytes: mu.rss, heapBytes: mu.heapUsed, externalBytes: mu.external, gc: gc !== undefined });
+  });
+  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  process.channel?.unref();
+}
+export {};

@@ -1,0 +1,162 @@
+/**
+ * Orchestrator of one `parley bench` run: starts the gateway nodes (or uses
+ * given targets), forks the workers with their shards, drives the steps
+ * (setup → ramp → memory probe → hold → storm), prints progress, merges the
+ * workers' reports into the final report, and stops everything it started:
+ * at the end, at the run's deadline, on abort (SIGINT/SIGTERM) and on error.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { BenchConfig } from './config.ts';
+import { forkGroup, stopChild } from './children.ts';
+import { gatewayUsage, probe, sampleGateways, startGateways, stopGateways, type GatewayNode } from './gateways.ts';
+import { ProgressPrinter, totals } from './progress.ts';
+import { buildReport, compareReports, mergeWorkerReports, type BenchReport, type WorkerReport } from './report.ts';
+import { setupIndices } from './scenarios.ts';
+import { countShards, nodesNeeded, planWorkers, sourceAddresses } from './sharding.ts';
+import type { FromWorker, ToWorker, WorkerProgress, WorkerStep } from './worker-protocol.ts';
+import { sleep } from './pacer.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+
+/** Aborts a running bench (the CLI calls it on SIGINT/SIGTERM). */
+export interface BenchRun {
+  readonly done: Promise<BenchReport>;
+  abort(reason: string): void;
+}
+
+class Aborted extends Error {}
+
+export function startBench(config: BenchConfig, command: string): BenchRun {
+  let abortReason: string | undefined;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => { onAbort = () => reject(new Aborted(abortReason)); });
+  aborted.catch(() => {});
+  const abort = (reason: string) => {
+    if (abortReason !== undefined) return;
+    abortReason = reason;
+    onAbort?.();
+  };
+  return { done: run(config, command, aborted, () => abortReason, abort), abort };
+}
+
+async function run(config: BenchConfig, command: string, aborted: Promise<never>, reason: () => string | undefined, abort: (r: string) => void): Promise<BenchReport> {
+  const startedAt = Date.now();
+  const loadAverage = os.loadavg();
+  const deadline = setTimeout(() => abort('deadline'), config.maxDurationS * 1000);
+  const printer = new ProgressPrinter(config.progress);
+  const progress = new Map<number, WorkerProgress>();
+  let phase = 'start';
+  let nodes: GatewayNode[] = [];
+  const workers: ChildProcess[] = [];
+  const reports = new Map<number, WorkerReport>();
+  let peakOpen = 0;
+  let lastDelivered = 0;
+  let lastAt = performance.now();
+  const ticker = setInterval(() => {
+    sampleGateways(nodes);
+    const t = totals([...progress.values()]);
+    peakOpen = Math.max(peakOpen, t.open);
+    const now = performance.now();
+    const msgsPerS = ((t.deliveredTotal - lastDelivered) * 1000) / (now - lastAt);
+    lastDelivered = t.deliveredTotal;
+    lastAt = now;
+    printer.print({
+      phase, elapsedS: (Date.now() - startedAt) / 1000, planned: config.connections, workers: [...progress.values()], msgsPerS,
+      gatewayRssBytes: nodes.reduce((a, n) => a + (n.last?.rssBytes ?? 0), 0),
+    });
+  }, 1000);
+  const guarded = <T>(p: Promise<T>) => Promise.race([p, aborted]);
+
+  const shards = planWorkers(config.connections, config.maxPerWorker, config.workers);
+  const addresses = sourceAddresses(config.connections, config.portsPerAddress, config.sourceAddresses);
+  try {
+    if (config.nodes > 0) {
+      phase = 'nodes';
+      const count = Math.max(config.nodes, nodesNeeded(config.connections, config.maxPerNode));
+      nodes = await guarded(startGateways({ nodes: count, cluster: config.cluster, startTimeoutMs: 60_000 }));
+    }
+    const targets = config.nodes > 0 ? nodes.map((n) => n.url) : [...config.targets];
+    const counts = countShards(shards, addresses, targets);
+    for (const n of nodes) n.connections = counts.perTarget[n.url] ?? 0;
+    const overfull = nodes.find((n) => n.connections > config.maxPerNode);
+    if (overfull !== undefined) throw new Error(`${overfull.name} would hold ${overfull.connections} connections, over --max-per-node ${config.maxPerNode}`);
+    await guarded(Promise.all(nodes.map(async (n) => { n.baseline = await probe(n); })));
+    sampleGateways(nodes);
+
+    phase = 'fork';
+    const waiting = new Map<string, Set<number>>();
+    let resolveWaiter: (() => void) | undefined;
+    const waitFor = async (key: string) => {
+      while ((waiting.get(key)?.size ?? 0) < shards.length) {
+        await guarded(new Promise<void>((r) => { resolveWaiter = r; }));
+      }
+    };
+    for (const shard of shards) {
+      const child = forkGroup(path.join(HERE, 'worker.ts'), [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      workers.push(child);
+      child.on('message', (m: FromWorker) => {
+        if (m.t === 'progress') progress.set(m.progress.worker, m.progress);
+        else if (m.t === 'report') reports.set(m.report.worker, m.report);
+        else if (m.t === 'fatal') abort(`error: worker ${m.worker}: ${m.message.split('\n')[0]}`);
+        else {
+          const key = m.t === 'ready' ? 'ready' : m.step;
+          if (!waiting.has(key)) waiting.set(key, new Set());
+          waiting.get(key)!.add(m.worker);
+        }
+        resolveWaiter?.();
+      });
+      child.once('exit', (code, signal) => {
+        if (!reports.has(shard.index)) abort(`error: worker ${shard.index} exited (${code ?? signal}) before reporting`);
+        resolveWaiter?.();
+      });
+      child.send({ t: 'init', config, shard, workers: shards.length, addresses, targets } satisfies ToWorker);
+    }
+    await waitFor('ready');
+    const step = async (s: WorkerStep) => {
+      phase = s;
+      for (const w of workers) w.send({ t: 'step', step: s } satisfies ToWorker);
+      await waitFor(s);
+    };
+    if (setupIndices(config, config.connections).length > 0) await step('setup');
+    await step('ramp');
+    phase = 'probe';
+    // Let the last handshakes' garbage and the sessions settle before measuring memory.
+    await guarded(sleep(3000));
+    await guarded(Promise.all(nodes.map(async (n) => { n.loaded = await probe(n, 60_000); })));
+    await step('hold');
+    if (config.scenario === 'reconnectStorm') await step('storm');
+  } catch (err) {
+    if (!(err instanceof Aborted)) abort(`error: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    clearTimeout(deadline);
+    phase = 'stop';
+    await Promise.all(workers.map(async (w) => {
+      if (w.exitCode !== null || w.signalCode !== null) return;
+      const exited = new Promise<void>((r) => w.once('exit', () => r()));
+      try { w.send({ t: 'stop' } satisfies ToWorker); } catch { /* channel closed */ }
+      await Promise.race([exited, sleep(15_000)]);
+      await stopChild(w, 5_000);
+    }));
+    sampleGateways(nodes);
+    await stopGateways(nodes);
+    clearInterval(ticker);
+    printer.end();
+  }
+  const merged = mergeWorkerReports([...reports.values()].sort((a, b) => a.worker - b.worker));
+  const report = buildReport(merged, {
+    scenario: config.scenario, command, outcome: reason() ?? 'completed', startedAt, endedAt: Date.now(),
+    machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage },
+    config: { ...config },
+    plan: { workers: shards.length, sourceAddresses: addresses, targets: nodes.length > 0 ? nodes.map((n) => n.url) : [...config.targets], perWorker: shards.map((s) => s.count) },
+    servers: nodes.map(gatewayUsage),
+    peakOpen,
+  });
+  if (config.compare === undefined) return report;
+  const previous = JSON.parse(readFileSync(config.compare, 'utf8')) as BenchReport;
+  return { ...report, comparison: compareReports(previous, report) };
+}
