@@ -10,7 +10,7 @@
 import WebSocket from 'ws';
 import type { IdentityKeyPair } from '@signalapp/libsignal-client';
 import {
-  FrameKind, PROTOCOL_VERSION, authSignedBytes, decodeFrame, encodeFrame, errorCodeFromWire, registerSignedBytes,
+  ERROR_CODES, FrameKind, PROTOCOL_VERSION, authSignedBytes, decodeFrame, encodeFrame, errorCodeFromWire, registerSignedBytes,
   type ClientFrame, type DeliverFrame, type ServerFrame,
 } from '../../protocol/index.ts';
 import type { WorkerStats } from './worker-stats.ts';
@@ -34,15 +34,22 @@ export interface DeviceOptions {
   readonly timeoutMs: number;
 }
 
+const MAX_SEND_ATTEMPTS = 5;
+const RESEND_DELAY_MS = 50;
+
 /** A logged-in device. */
 export class BenchDevice {
   /** Set by scenarios: a delivery for this device (acked by the device). */
   onDeliver: ((frame: DeliverFrame) => void) | undefined;
   /** Set by scenarios: a `sent` for this device's send with `rid`. */
   onSent: ((rid: number) => void) | undefined;
+  /** Set by scenarios: the server refused a request for good (an `error` frame; retryable sends are retried first); the error is already counted. */
+  onRefused: ((rid: number | null) => void) | undefined;
   /** Set by scenarios: the socket closed (for any reason). */
   onClose: (() => void) | undefined;
   private acks: number[] = [];
+  /** Sends not yet answered by `sent`, by rid: a refused one is sent again with the same message id, as a client does. */
+  private readonly pending = new Map<number, { readonly to: string; readonly messageId: string; readonly ciphertext: Uint8Array; readonly attempt: number }>();
   private nextRid = 10;
   /** The harness itself closed the socket: its close is not an error. */
   private closing = false;
@@ -55,8 +62,9 @@ export class BenchDevice {
   }
 
   /** Sends an opaque message to `to`; returns its rid. */
-  sendMessage(to: string, messageId: string, ciphertext: Uint8Array): number {
+  sendMessage(to: string, messageId: string, ciphertext: Uint8Array, attempt = 1): number {
     const rid = this.nextRid++ >>> 0;
+    this.pending.set(rid, { to, messageId, ciphertext, attempt });
     this.send({ kind: FrameKind.Send, rid, messageId, to, envelopes: [{ deviceId: 0, registrationId: 0, type: 0, ciphertext }] });
     return rid;
   }
@@ -78,11 +86,24 @@ export class BenchDevice {
         this.ack(frame.seq);
         return;
       case FrameKind.Sent:
+        this.pending.delete(frame.rid);
         this.onSent?.(frame.rid);
         return;
-      case FrameKind.Error:
-        this.stats.error(errorCodeFromWire(frame.code) ?? `wire:${frame.code}`);
+      case FrameKind.Error: {
+        const code = errorCodeFromWire(frame.code);
+        this.stats.error(code ?? `wire:${frame.code}`);
+        const failed = frame.rid === null ? undefined : this.pending.get(frame.rid);
+        if (failed !== undefined) {
+          this.pending.delete(frame.rid!);
+          if (code !== undefined && ERROR_CODES[code].retryable && failed.attempt < MAX_SEND_ATTEMPTS) {
+            // The same message again after a pause (the server keeps per-sender order by waiting for it).
+            setTimeout(() => { if (this.open) this.sendMessage(failed.to, failed.messageId, failed.ciphertext, failed.attempt + 1); }, RESEND_DELAY_MS);
+            return;
+          }
+        }
+        this.onRefused?.(frame.rid);
         return;
+      }
       default:
         return;
     }

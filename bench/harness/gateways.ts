@@ -1,7 +1,7 @@
 /**
  * Gateway nodes for a run: N `parley start` processes on 127.0.0.1 (free
  * ports, each its own embedded store in a temporary folder, logs at warn),
- * each with the node probe preloaded for after-GC memory, and sampled from
+ * each through node-entry.ts (after-GC memory probe over IPC), and sampled from
  * /proc every second for CPU and RSS.
  *
  * Until chat nodes cluster over NATS the nodes are independent: the
@@ -53,7 +53,7 @@ async function startNode(index: number, options: GatewayOptions): Promise<Gatewa
   const env = { ...process.env };
   for (const k of STORE_ENV) delete env[k];
   const args = [
-    '--expose-gc', '--import', 'tsx', '--import', path.join(ROOT, 'bench/harness/node-probe.ts'), path.join(ROOT, 'server/cli.ts'), 'start',
+    '--expose-gc', '--import', 'tsx', path.join(ROOT, 'bench/harness/node-entry.ts'), 'start',
     '--node-id', `bench-${index}`, '--host', '127.0.0.1', '--http-port', '0', '--gateway-port', '0', '--data-dir', dataDir, '--log-level', 'warn',
   ];
   if (options.cluster !== undefined) args.push('--cluster', options.cluster);

@@ -165,8 +165,14 @@ async function pairs(ctx: WorkerContext): Promise<void> {
   };
   for (let p = 0; p < pairCount; p++) {
     const receiver = ctx.devices[2 * p + 1];
-    if (receiver === undefined || ctx.devices[2 * p] === undefined) continue;
+    const sender = ctx.devices[2 * p];
+    if (receiver === undefined || sender === undefined) continue;
     live.push(p);
+    // A refused send (counted by code) frees its window slot; the load goes on with a new message.
+    sender.onRefused = () => {
+      inFlight[p]!--;
+      if (running && config.rate === 0) sendOne(p, performance.now());
+    };
     receiver.onDeliver = (frame) => {
       inFlight[p]!--;
       stats.deliveredTotal++;
@@ -234,6 +240,10 @@ async function offline(ctx: WorkerContext): Promise<void> {
       sender.onSent = () => {
         inFlight--;
         acknowledged++;
+        pump();
+      };
+      sender.onRefused = () => {
+        inFlight--;
         pump();
       };
       sender.onClose = () => { ctx.stats.open--; resolve(); };

@@ -1,0 +1,26 @@
+/**
+ * Entry of the gateway node processes a bench starts (`node --expose-gc
+ * --import tsx node-entry.ts start …`): installs the memory probe, then runs
+ * the ordinary `parley` CLI. The probe answers the orchestrator's `probe`
+ * over IPC with the process's memory after a full GC (RSS and JS heap per
+ * connection are measured this way, not guessed from a noisy RSS), and stops
+ * the node (SIGTERM, a graceful stop) if the orchestrator goes away.
+ * Nothing in the node itself changes. (Not a `--import` preload: worker
+ * threads inherit execArgv, and the embedded store's writer thread must not
+ * load this.)
+ */
+if (process.send !== undefined) {
+  process.on('message', (m: { t?: string }) => {
+    if (m?.t !== 'probe') return;
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc !== undefined) {
+      gc();
+      gc();
+    }
+    const mu = process.memoryUsage();
+    process.send?.({ t: 'probe', rssBytes: mu.rss, heapBytes: mu.heapUsed, externalBytes: mu.external, gc: gc !== undefined });
+  });
+  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  process.channel?.unref();
+}
+await import('../../server/cli.ts');
