@@ -77,6 +77,8 @@ interface SessionState {
   generation: number;
   /** Serialises the part of each send that must stay in order: planning and enqueueing the append. */
   sendChain: Promise<void>;
+  /** The first send that failed with a retryable store error; later sends wait for its resend. */
+  readonly gate: { blockedOn: string | undefined };
   /** Message ids acked by this device and not yet reported "delivered", per original sender user. */
   readonly delivered: Map<string, string[]>;
   receiptTimer: NodeJS.Timeout | undefined;
@@ -101,7 +103,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       device, services, conn, connMonitor: ctx.monitor(conn),
       window: new DeliveryWindow<InboxEntry>(services.settings.deliveryWindow),
       readCursor: INBOX_CURSOR_START, reading: false, moreAvailable: true, generation: 0,
-      sendChain: Promise.resolve(),
+      sendChain: Promise.resolve(), gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
     };
     pump(state, ctx);
@@ -187,7 +189,18 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
 function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: SendFrame): void {
   const { services, device } = state;
   const self = ctx.self;
+  const gate = state.gate;
   state.sendChain = state.sendChain.then(async () => {
+    if (gate.blockedOn !== undefined) {
+      // Per-sender order: after a send failed with a retryable store error,
+      // later sends are refused until the client resends the failed one
+      // (it resends in order, so nothing overtakes it).
+      if (frame.messageId !== gate.blockedOn) {
+        send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_STORE_UNAVAILABLE', frame.rid, `waiting for the resend of ${gate.blockedOn}`) });
+        return;
+      }
+      gate.blockedOn = undefined;
+    }
     const recipients = await devicesOf(services, frame.to);
     if (recipients.length === 0) {
       send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', frame.rid, `unknown user ${frame.to}`) });
@@ -213,17 +226,23 @@ function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: 
       recipient: c.recipient,
       entry: { sender: device, clientMessageId: frame.messageId, kind: 'message', serverTimestamp, payload: c.payload },
     }));
-    // Enqueued now, in send order. Recipients are told in the promise's
-    // continuation, not by this process: continuations run in commit order
-    // even if this session exits first, so every committed entry is announced
-    // exactly once and in order (a recipient session pushes an announced
-    // entry only when nothing older can be missing; see onNotify).
-    services.inbox.append(batch).then(
+    // One append of this device at a time: the next send waits for this one's
+    // outcome, so a failed send can never be overtaken by a later one that a
+    // recovering store accepted (per-sender order), whatever the backend.
+    // Other devices' appends still share each commit (group commit).
+    // Recipients are told in the continuation, not by this process, so every
+    // committed entry is announced exactly once, in commit order, even if this
+    // session exits first (a recipient pushes an announced entry only when
+    // nothing older can be missing; see onNotify).
+    await services.inbox.append(batch).then(
       (result) => {
         if (!result.duplicate) notifyCopies(services, result, entries);
         send(self, { t: 'appended', frame, result });
       },
-      (error: unknown) => send(self, { t: 'append-failed', rid: frame.rid, error }),
+      (error: unknown) => {
+        if (isParleyError(error) && error.retryable) gate.blockedOn = frame.messageId;
+        send(self, { t: 'append-failed', rid: frame.rid, error });
+      },
     );
   }).catch((error: unknown) => send(self, { t: 'append-failed', rid: frame.rid, error }));
 }
@@ -268,7 +287,7 @@ function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, t
       copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
     };
     const entries = batch.copies.map((c) => ({ recipient: c.recipient, entry: { sender: device, clientMessageId, kind: 'receipt' as const, serverTimestamp, payload } }));
-    services.inbox.append(batch).then(
+    await services.inbox.append(batch).then(
       (result) => {
         notifyCopies(services, result, entries);
         if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });

@@ -115,7 +115,7 @@ export function newMessageId(): string {
   return `${Date.now().toString(36)}.${messageCounter.toString(36)}.${Math.random().toString(36).slice(2, 10)}`;
 }
 
-/** Events: 'receipt' (Receipt), 'connected' (WelcomeFrame), 'disconnected' ({code, reason}), 'closed' ({code, reason}), 'prekeys-low'. */
+/** Events: 'receipt' (Receipt), 'connected' (WelcomeFrame), 'disconnected' ({code, reason}), 'closed' ({code, reason}), 'prekeys-low', 'retrying' ({code, rid}: a request failed retryably and goes again). */
 export class ParleyClient extends EventEmitter {
   private readonly options: Required<ClientOptions>;
   private credentials: DeviceCredentials | undefined;
@@ -134,6 +134,9 @@ export class ParleyClient extends EventEmitter {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private welcome: WelcomeFrame | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryFrom: number | undefined;
+  private retryAttempt = 0;
 
   private constructor(options: ClientOptions, credentials: DeviceCredentials | undefined) {
     super();
@@ -209,6 +212,7 @@ export class ParleyClient extends EventEmitter {
     this.closedForGood = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.idleTimer);
+    clearTimeout(this.retryTimer);
     this.flushAcks();
     const socket = this.socket;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
@@ -354,8 +358,8 @@ export class ParleyClient extends EventEmitter {
           const err = wireError(frame);
           const p = this.pending.get(frame.rid)!;
           if (err.retryable && p.resend) {
-            // Retry later with the same rid and message id; the server de-duplicates.
-            setTimeout(() => { if (this.ready && this.pending.has(frame.rid!)) this.write(p.frame); }, backoffDelay(2, this.options.backoff));
+            this.emit('retrying', { code: err.code, rid: frame.rid });
+            this.resendFrom(frame.rid);
             return;
           }
           return this.fail(frame.rid, err);
@@ -419,10 +423,31 @@ export class ParleyClient extends EventEmitter {
     }
   }
 
+  /**
+   * After a retryable failure of request `rid`: once, after a backoff, resend
+   * every pending resendable request from `rid` on, in order (the server
+   * refuses later sends until the failed one comes again, so order holds;
+   * duplicates are de-duplicated by message id).
+   */
+  private resendFrom(rid: number): void {
+    this.retryFrom = this.retryFrom === undefined ? rid : Math.min(this.retryFrom, rid);
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      const from = this.retryFrom!;
+      this.retryTimer = undefined;
+      this.retryFrom = undefined;
+      if (!this.ready) return; // the reconnect resends everything anyway
+      for (const [r, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
+        if (r >= from && p.resend) this.write(p.frame);
+      }
+    }, backoffDelay(this.retryAttempt++, this.options.backoff));
+  }
+
   private settle(rid: number, frame: ServerFrame): void {
     const p = this.pending.get(rid);
     if (!p) return;
     this.pending.delete(rid);
+    if (this.retryTimer === undefined) this.retryAttempt = 0;
     p.resolve(frame);
   }
 

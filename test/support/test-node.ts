@@ -61,9 +61,10 @@ export interface NodeProcess {
   output(): string;
 }
 
-export async function spawnNodeProcess(dataDir: string, gatewayPort = 0): Promise<NodeProcess> {
+export async function spawnNodeProcess(dataDir: string, gatewayPort = 0, env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'start', '--http-port', '0', '--gateway-port', String(gatewayPort), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PARLEY_PG_URL: '', PARLEY_CASSANDRA_CONTACT_POINTS: '', PARLEY_REDIS_URL: '', PARLEY_NATS_URL: '', ...env },
   });
   let out = '';
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
