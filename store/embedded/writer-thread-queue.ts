@@ -27,7 +27,9 @@ export class WriterThreadQueue {
 
   /** @param maxGroup most writes per transaction @default 2000 */
   constructor(data: WriterThreadData, private readonly maxGroup = 2000) {
-    this.worker = new Worker(new URL('./sqlite-writer-thread.mjs', import.meta.url), { workerData: data });
+    // No inherited execArgv: the entry registers tsx itself, and a parent's
+    // preloads (--import of a bench or test harness) must not run in the writer.
+    this.worker = new Worker(new URL('./sqlite-writer-thread.mjs', import.meta.url), { workerData: data, execArgv: [] });
     this.worker.unref();
     this.worker.on('message', (results: WireResult[]) => this.onResults(results));
     this.worker.on('error', (err) => this.failAll(new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', `inbox writer thread failed: ${err.message}`, { cause: err })));
