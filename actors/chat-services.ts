@@ -5,7 +5,7 @@
  */
 import type { ProtocolLimits } from '../protocol/index.ts';
 import type { ActorSystem, PartitionedSupervisor } from '../supervisors/index.ts';
-import type { AccountStore, DeviceAddress, InboxStore } from '../store/types.ts';
+import type { AccountStore, DeviceAddress, InboxStore, PresenceStore } from '../store/types.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import type { KeysService } from './keys-service.ts';
 
@@ -54,6 +54,8 @@ export const DEFAULT_CHAT_SETTINGS: ChatSettings = {
 export interface ChatServices {
   readonly accounts: AccountStore;
   readonly inbox: InboxStore;
+  /** Who is online: touched on login and on every heartbeat of a live connection. */
+  readonly presence?: PresenceStore;
   readonly directory: DeviceDirectory;
   /** Pre-key service (upload, fetch, low-supply notices); absent: pre-key frames are not served. */
   readonly keys?: KeysService;

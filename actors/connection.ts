@@ -121,6 +121,8 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
         } else {
           if (!overBuffered(state)) state.slowTicks = 0;
           write(state, { kind: FrameKind.Ping, rid: state.nextPingRid++ >>> 0 });
+          // The heartbeat keeps the user online (queued: one pipelined flush per node per interval).
+          if (state.device !== undefined) state.services.presence?.touch(state.device.userId);
         }
         return { noreply: state };
       case 'auth-timeout':
@@ -237,6 +239,7 @@ async function login(state: ConnectionData, ctx: ActorContext<ConnectionProtocol
     pingIntervalMs: settings.pingIntervalMs, maxPayloadBytes: limits.maxPayloadBytes,
   });
   state.services.log.debug({ event: 'connection.login', user: device.userId, device: device.deviceId });
+  state.services.presence?.touch(device.userId);
   const keys = state.services.keys;
   if (keys !== undefined) {
     keys.attach(device, ctx.self);

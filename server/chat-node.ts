@@ -48,7 +48,8 @@ export interface ChatNodeOptions {
 /** Opens the stores and starts the chat processes. */
 export async function startChatNode(config: NodeConfig, log: Logger, options: ChatNodeOptions = {}): Promise<ChatNode> {
   mkdirSync(config.dataDir, { recursive: true });
-  const stores: NodeStores = await openNodeStores(config);
+  const stores: NodeStores = await openNodeStores(config, (err) =>
+    log.warn({ event: 'presence.flush_failed', code: (err as { code?: string }).code }, 'presence flush failed; retried on the next heartbeat'));
   log.info({ event: 'node.stores', ...stores.backends }, 'stores open');
   const system = startSystem({ node: config.nodeId });
   // Progress reports (every start of every connection) are debug; crashes stay errors.
@@ -64,6 +65,7 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
     const services: ChatServices = {
       accounts: stores.accounts,
       inbox: stores.inbox,
+      presence: stores.presence,
       directory: new DeviceDirectory(stores.accounts),
       keys: new KeysService({ prekeys: stores.prekeys, accounts: stores.accounts, now: Date.now }, options.keys),
       system,

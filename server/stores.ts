@@ -8,11 +8,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { AccountStore, InboxStore } from '../store/types.ts';
+import type { AccountStore, InboxStore, PresenceStore } from '../store/types.ts';
 import type { PreKeyStore } from '../store/prekeys.ts';
 import { openEmbeddedStores } from '../store/embedded/index.ts';
 import { openPostgresStores } from '../store/postgres/index.ts';
 import { openCassandraInbox } from '../store/cassandra/index.ts';
+import { openRedisPresence } from '../store/redis/index.ts';
+import { MemoryPresenceStore } from '../store/embedded/memory-presence-store.ts';
 import type { NodeConfig } from './config.ts';
 
 /** The stores a node uses, and which backend each one is. */
@@ -20,13 +22,14 @@ export interface NodeStores {
   readonly accounts: AccountStore;
   readonly inbox: InboxStore;
   readonly prekeys: PreKeyStore;
-  readonly backends: { readonly accounts: string; readonly inbox: string; readonly prekeys: string };
+  readonly presence: PresenceStore;
+  readonly backends: { readonly accounts: string; readonly inbox: string; readonly prekeys: string; readonly presence: string };
   /** Closes every backend (embedded last: it flushes its writer thread). */
   close(): Promise<void>;
 }
 
 /** Opens the stores the config selects; schema migrations run on open. */
-export async function openNodeStores(config: NodeConfig): Promise<NodeStores> {
+export async function openNodeStores(config: NodeConfig, onPresenceError: (err: Error) => void = () => {}): Promise<NodeStores> {
   mkdirSync(config.dataDir, { recursive: true });
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -38,7 +41,8 @@ export async function openNodeStores(config: NodeConfig): Promise<NodeStores> {
     let accounts: AccountStore = embedded.accounts;
     let prekeys: PreKeyStore = embedded.prekeys;
     let inbox: InboxStore = embedded.inbox;
-    const backends = { accounts: 'sqlite', inbox: 'sqlite', prekeys: 'sqlite' };
+    let presence: PresenceStore = new MemoryPresenceStore();
+    const backends = { accounts: 'sqlite', inbox: 'sqlite', prekeys: 'sqlite', presence: 'memory' };
     if (config.pgUrl !== undefined) {
       const pg = await openPostgresStores({ url: config.pgUrl, schema: config.pgSchema });
       closers.push(() => pg.close());
@@ -56,7 +60,13 @@ export async function openNodeStores(config: NodeConfig): Promise<NodeStores> {
       inbox = cass.inbox;
       backends.inbox = 'cassandra';
     }
-    return { accounts, inbox, prekeys, backends, close: closeAll };
+    if (config.redisUrl !== undefined) {
+      const redis = await openRedisPresence({ url: config.redisUrl, onFlushError: onPresenceError });
+      closers.push(() => redis.close());
+      presence = redis.presence;
+      backends.presence = 'redis';
+    }
+    return { accounts, inbox, prekeys, presence, backends, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
