@@ -69,10 +69,16 @@ export class BenchDevice {
     return rid;
   }
 
-  /** Closes without a close handshake (a dropped client), not counted as an error. */
+  /**
+   * Closes without a close handshake (a dropped client), not counted as an
+   * error. A TCP reset, not a FIN: the client end keeps no TIME_WAIT, whose
+   * 60 s would hold the source port and exhaust the address on reconnects.
+   */
   drop(): void {
     this.closing = true;
-    this.ws.terminate();
+    const raw = (this.ws as unknown as { _socket?: { resetAndDestroy?: () => void } })._socket;
+    if (raw?.resetAndDestroy !== undefined) raw.resetAndDestroy();
+    else this.ws.terminate();
   }
 
   /** Called for every frame after the welcome. */

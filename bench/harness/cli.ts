@@ -82,7 +82,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--max-per-worker <n>', 'connections per worker at most (≤ 19000, default 19000)')
     .option('--addresses <n>', 'use 127.0.0.2 … 127.0.0.<n+1> as source addresses')
     .option('--source-addresses <list>', 'comma-separated loopback source addresses')
-    .option('--ports-per-address <n>', 'connections per source address at most (default 25000)')
+    .option('--ports-per-address <n>', 'client sockets per source address and pass at most (default 10000)')
     .option('--nodes <n>', 'gateway node processes to start (default 1, raised to connections / max-per-node)')
     .option('--max-per-node <n>', 'connections per started node at most (default 19000)')
     .option('--target <url...>', 'gateway URLs of running nodes instead of starting any')

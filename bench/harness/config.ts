@@ -58,7 +58,12 @@ export interface BenchConfig {
   readonly workers: number;
   /** Loopback source addresses (127.0.0.x); empty = enough from 127.0.0.2 on for `portsPerAddress`. */
   readonly sourceAddresses: readonly string[];
-  /** Client connections per source address at most (ephemeral ports 32768–60999). @default 25000 */
+  /**
+   * Client sockets per source address at most, counting each connection once
+   * per pass (setup, ramp, storm) since closed ones may sit in TIME_WAIT; the
+   * kernel's port search for bind() also slows as an address fills
+   * (ephemeral ports 32768–60999). @default 10000
+   */
   readonly portsPerAddress: number;
   /** Gateway node processes started for the run; 0 = use `targets`. @default 1 */
   readonly nodes: number;
@@ -95,7 +100,7 @@ export const DEFAULT_BENCH: BenchConfig = {
   maxPerWorker: 19_000,
   workers: 0,
   sourceAddresses: [],
-  portsPerAddress: 25_000,
+  portsPerAddress: 10_000,
   nodes: 1,
   maxPerNode: 19_000,
   targets: [],

@@ -20,7 +20,7 @@ export function reportMarkdown(r: BenchReport): string {
   const c = r.connections;
   lines.push(`| connections planned / authenticated / open at hold end | ${n(c.planned)} / ${n(c.authenticated)} / ${n(c.openAtHoldEnd)} |`);
   lines.push(`| peak open connections | ${n(c.peakOpen)} |`);
-  if (c.registeredInSetup > 0) lines.push(`| accounts registered in setup | ${n(c.registeredInSetup)} |`);
+  if (r.setup !== null) lines.push(`| setup: accounts registered (key check + DB write each) | ${n(c.registeredInSetup)} in ${r.setup.seconds} s, ${n(r.setup.registeredPerS)}/s |`);
   lines.push(`| ramp | ${r.ramp.seconds} s, ${n(r.ramp.connectionsPerS)} connections/s |`);
   if (r.throughput.sent > 0) {
     lines.push(`| throughput (measured window ${r.throughput.windowS} s) | ${n(r.throughput.msgsPerS)} msgs/s (${n(r.throughput.delivered)} delivered, ${n(r.throughput.sent)} sent in all) |`);

@@ -40,6 +40,8 @@ export interface WorkerCounters {
 
 /** Wall-clock (Date.now) marks of a worker's phases; 0 when a phase did not run. */
 export interface WorkerPhases {
+  readonly setupStart: number;
+  readonly setupEnd: number;
   readonly rampStart: number;
   readonly rampEnd: number;
   readonly measureStart: number;
@@ -91,6 +93,7 @@ export function mergeWorkerReports(reports: readonly WorkerReport[]): MergedWork
     const ends = reports.map((r) => r.phases[end]).filter((t) => t > 0);
     return [starts.length > 0 ? Math.min(...starts) : 0, ends.length > 0 ? Math.max(...ends) : 0] as const;
   };
+  const [setupStart, setupEnd] = span('setupStart', 'setupEnd');
   const [rampStart, rampEnd] = span('rampStart', 'rampEnd');
   const [measureStart, measureEnd] = span('measureStart', 'measureEnd');
   const [stormStart, stormEnd] = span('stormStart', 'stormEnd');
@@ -101,7 +104,7 @@ export function mergeWorkerReports(reports: readonly WorkerReport[]): MergedWork
     latency: { login: hist('login'), message: hist('message'), reconnect: hist('reconnect') },
     errors: sortedErrors(errors),
     errorsTotal: Object.values(errors).reduce((a, b) => a + b, 0),
-    phases: { rampStart, rampEnd, measureStart, measureEnd, stormStart, stormEnd },
+    phases: { setupStart, setupEnd, rampStart, rampEnd, measureStart, measureEnd, stormStart, stormEnd },
     loadGeneratorRssBytes: reports.reduce((a, r) => a + r.rssBytes, 0),
     loadGeneratorCpuMs: reports.reduce((a, r) => a + r.cpuMs, 0),
   };
@@ -142,6 +145,8 @@ export interface BenchReport {
   readonly plan: { readonly workers: number; readonly sourceAddresses: readonly string[]; readonly targets: readonly string[]; readonly perWorker: readonly number[] };
   readonly durationS: number;
   readonly connections: { readonly planned: number; readonly opened: number; readonly authenticated: number; readonly openAtHoldEnd: number; readonly peakOpen: number; readonly registeredInSetup: number };
+  /** Accounts registered before the ramp (login `auth`, offline receivers): one server key check and DB write each. */
+  readonly setup: { readonly seconds: number; readonly registeredPerS: number } | null;
   readonly ramp: { readonly seconds: number; readonly connectionsPerS: number; readonly login: LatencyPercentiles };
   readonly throughput: { readonly sent: number; readonly delivered: number; readonly deliveredTotal: number; readonly windowS: number; readonly msgsPerS: number };
   readonly latency: { readonly message: LatencyPercentiles; readonly login: LatencyPercentiles; readonly reconnect: LatencyPercentiles };
@@ -176,6 +181,7 @@ const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 export function buildReport(merged: MergedWorkers, ctx: ReportContext): BenchReport {
   const c = merged.counters;
   const rampS = seconds(merged.phases.rampStart, merged.phases.rampEnd);
+  const setupS = seconds(merged.phases.setupStart, merged.phases.setupEnd);
   const windowS = seconds(merged.phases.measureStart, merged.phases.measureEnd);
   const stormS = seconds(merged.phases.stormStart, merged.phases.stormEnd);
   const durationS = seconds(ctx.startedAt, ctx.endedAt);
@@ -196,6 +202,7 @@ export function buildReport(merged: MergedWorkers, ctx: ReportContext): BenchRep
       planned: c.planned, opened: c.opened, authenticated: c.authenticated, openAtHoldEnd: c.openAtHoldEnd,
       peakOpen: ctx.peakOpen, registeredInSetup: c.registered,
     },
+    setup: setupS > 0 ? { seconds: round(setupS, 2), registeredPerS: Math.round(c.registered / setupS) } : null,
     ramp: { seconds: round(rampS, 2), connectionsPerS: rampS > 0 ? Math.round(c.planned / rampS) : 0, login: merged.latency.login },
     throughput: { sent: c.sent, delivered: c.delivered, deliveredTotal: c.deliveredTotal, windowS: round(windowS, 2), msgsPerS: windowS > 0 ? Math.round(c.delivered / windowS) : 0 },
     latency: merged.latency,

@@ -73,7 +73,9 @@ async function run(config: BenchConfig, command: string, aborted: Promise<never>
   const guarded = <T>(p: Promise<T>) => Promise.race([p, aborted]);
 
   const shards = planWorkers(config.connections, config.maxPerWorker, config.workers);
-  const addresses = sourceAddresses(config.connections, config.portsPerAddress, config.sourceAddresses);
+  // Each pass that opens the connections again (setup, storm) may find the previous sockets' ports in TIME_WAIT.
+  const passes = 1 + (setupIndices(config, config.connections).length > 0 ? 1 : 0) + (config.scenario === 'reconnectStorm' ? 1 : 0);
+  const addresses = sourceAddresses(config.connections * passes, config.portsPerAddress, config.sourceAddresses);
   try {
     if (config.nodes > 0) {
       phase = 'nodes';

@@ -69,6 +69,7 @@ function track(ctx: WorkerContext, k: number, device: BenchDevice): void {
 /** Registers accounts and closes their sockets again (what `auth` logins and offline receivers need). */
 export async function setup(ctx: WorkerContext): Promise<void> {
   const indices = setupIndices(ctx.config, ctx.shard.count);
+  ctx.stats.phases.setupStart = Date.now();
   await paced(indices.length, perWorkerRate(ctx, ctx.config.rampRate), ctx.config.rampConcurrency, async (j) => {
     const k = indices[j]!;
     const device = await openDevice(deviceOptions(ctx, k), { register: true, identity: IdentityKeyPair.generate() }, ctx.stats);
@@ -77,6 +78,7 @@ export async function setup(ctx: WorkerContext): Promise<void> {
     ctx.stats.registered++;
     device.drop();
   }, () => ctx.stopping);
+  ctx.stats.phases.setupEnd = Date.now();
 }
 
 /** Logs in with the account made in setup, or registers a new one. */

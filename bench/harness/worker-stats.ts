@@ -22,7 +22,7 @@ export class WorkerStats implements Record<keyof WorkerCounters, number> {
   readonly errors: Record<string, number> = {};
   errorsTotal = 0;
   readonly phases: { -readonly [K in keyof WorkerPhases]: number } = {
-    rampStart: 0, rampEnd: 0, measureStart: 0, measureEnd: 0, stormStart: 0, stormEnd: 0,
+    setupStart: 0, setupEnd: 0, rampStart: 0, rampEnd: 0, measureStart: 0, measureEnd: 0, stormStart: 0, stormEnd: 0,
   };
 
   error(code: string): void {

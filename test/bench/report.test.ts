@@ -16,7 +16,7 @@ function worker(index: number, over: Partial<WorkerReport> = {}): WorkerReport {
     counters: { ...ZERO_COUNTERS, planned: 100, opened: 100, authenticated: 100, openAtHoldEnd: 100 },
     histograms: { login: histogramOf([1, 2, 3]), message: '', reconnect: '' },
     errors: {},
-    phases: { rampStart: 1000, rampEnd: 2000, measureStart: 2000, measureEnd: 4000, stormStart: 0, stormEnd: 0 },
+    phases: { setupStart: 0, setupEnd: 0, rampStart: 1000, rampEnd: 2000, measureStart: 2000, measureEnd: 4000, stormStart: 0, stormEnd: 0 },
     rssBytes: 50_000_000,
     cpuMs: 1000,
     ...over,
@@ -58,7 +58,7 @@ test('bench report - merging sums counters and errors by code, merges histograms
     worker(0, { errors: { ECONNRESET: 2, 'close:4440': 1 }, histograms: { login: histogramOf([1, 2]), message: histogramOf([5]), reconnect: '' } }),
     worker(1, {
       errors: { ECONNRESET: 3 }, histograms: { login: histogramOf([3]), message: histogramOf([6, 7]), reconnect: '' },
-      phases: { rampStart: 500, rampEnd: 2500, measureStart: 2500, measureEnd: 3000, stormStart: 0, stormEnd: 0 },
+      phases: { setupStart: 0, setupEnd: 0, rampStart: 500, rampEnd: 2500, measureStart: 2500, measureEnd: 3000, stormStart: 0, stormEnd: 0 },
     }),
   ]);
   assert.equal(merged.workers, 2);
@@ -70,7 +70,7 @@ test('bench report - merging sums counters and errors by code, merges histograms
   assert.equal(merged.latency.login.count, 3);
   assert.equal(merged.latency.message.count, 3);
   assert.equal(merged.latency.reconnect.count, 0);
-  assert.deepEqual(merged.phases, { rampStart: 500, rampEnd: 2500, measureStart: 2000, measureEnd: 4000, stormStart: 0, stormEnd: 0 });
+  assert.deepEqual(merged.phases, { setupStart: 0, setupEnd: 0, rampStart: 500, rampEnd: 2500, measureStart: 2000, measureEnd: 4000, stormStart: 0, stormEnd: 0 });
   assert.equal(merged.loadGeneratorRssBytes, 100_000_000);
 });
 
