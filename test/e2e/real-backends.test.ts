@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import { ReceiptStatus } from '../../protocol/index.ts';
 import { serviceSettings } from '../../scripts/services.ts';
 import { cassandraSettings } from '../../scripts/cassandra.ts';
@@ -42,7 +43,10 @@ function freshBackends(): Backends {
 }
 
 function nodeConfig(b: Backends) {
-  return { pgUrl, pgSchema: b.schema, cassandraContactPoints: cass.contactPoint, cassandraKeyspace: b.keyspace, cassandraLocalDataCenter: cass.localDataCenter };
+  return {
+    pgUrl, pgSchema: b.schema, cassandraContactPoints: cass.contactPoint, cassandraKeyspace: b.keyspace, cassandraLocalDataCenter: cass.localDataCenter,
+    redisUrl: serviceSettings().redisUrl,
+  };
 }
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -78,7 +82,7 @@ test('real backends - messaging with receipts and offline delivery on PostgreSQL
   }
 });
 
-test('real backends - server-blind: no plaintext marker in any PostgreSQL or Cassandra table', async () => {
+test('real backends - server-blind: no plaintext marker in any PostgreSQL or Cassandra table, nor in Redis', async () => {
   const b = freshBackends();
   const t = await startTestNode({ config: nodeConfig(b) });
   const sdk = secureClients(t.url);
@@ -118,6 +122,16 @@ test('real backends - server-blind: no plaintext marker in any PostgreSQL or Cas
       for (const r of rs.rows) for (const k of r.keys()) { const v = r.get(k); dump.push(Buffer.isBuffer(v) ? v : Buffer.from(String(v))); }
     }
     await c.shutdown();
+    await t.node.chat.services.presence!.flush(); // the heartbeat's queued touches, written now
+    const redis = new Redis(serviceSettings().redisUrl);
+    const keys = await redis.keys('parley:*');
+    assert.ok(keys.some((k) => k.includes(alice.device.userId)), 'presence keys of this run are there (ids only)');
+    for (const k of keys) {
+      dump.push(Buffer.from(k));
+      const type = await redis.type(k);
+      if (type === 'string') dump.push((await redis.getBuffer(k)) ?? Buffer.alloc(0));
+    }
+    redis.disconnect();
     const haystack = Buffer.concat(dump);
     for (const m of markers) {
       for (const enc of [Buffer.from(m), Buffer.from(m, 'utf16le'), Buffer.from(Buffer.from(m).toString('base64'))]) {
