@@ -28,7 +28,8 @@ import { StoreError } from '../errors.ts';
 import type { Account, AccountStore, AddDeviceResult, Device, DeviceAddress, NewDevice, UserId } from '../types.ts';
 import { checkDeviceAddress, checkNewDevice, checkTimestamp, checkUserId } from '../validate.ts';
 import { quoteSchema } from './migrations.ts';
-import { isConnectionLost, isUniqueViolation, translatePgError } from './pg-errors.ts';
+import { runOnPool, transaction } from './pool-runner.ts';
+import { isUniqueViolation } from './pg-errors.ts';
 
 interface DeviceRow {
   user_id: string;
@@ -101,13 +102,13 @@ export class PostgresAccountStore implements AccountStore {
 
   async createAccount(): Promise<Account> {
     const account: Account = { userId: randomUUID(), createdAt: this.now() };
-    await this.run('createAccount', (c) => c.query(this.sql.insertUser, [account.userId, account.createdAt]));
+    await runOnPool(this.pool, () => this.closed, 'createAccount', true, (c) => c.query(this.sql.insertUser, [account.userId, account.createdAt]));
     return account;
   }
 
   async getAccount(userId: UserId): Promise<Account | undefined> {
     checkUserId('userId', userId);
-    const res = await this.run('getAccount', (c) => c.query<{ user_id: string; created_at: string }>(this.sql.getUser, [userId]));
+    const res = await runOnPool(this.pool, () => this.closed, 'getAccount', true, (c) => c.query<{ user_id: string; created_at: string }>(this.sql.getUser, [userId]));
     const row = res.rows[0];
     return row ? { userId: row.user_id, createdAt: Number(row.created_at) } : undefined;
   }
@@ -115,7 +116,7 @@ export class PostgresAccountStore implements AccountStore {
   async addDevice(userId: UserId, device: NewDevice): Promise<AddDeviceResult> {
     checkUserId('userId', userId);
     checkNewDevice(device);
-    return this.run('addDevice', (c) =>
+    return runOnPool(this.pool, () => this.closed, 'addDevice', true, (c) =>
       transaction(c, async () => {
         const user = await c.query(this.sql.lockUser, [userId]);
         if (user.rowCount === 0) throw new StoreError('PARLEY_ERR_STORE_NOT_FOUND', 'no such user', { details: { userId } });
@@ -145,77 +146,37 @@ export class PostgresAccountStore implements AccountStore {
 
   async getDevice(address: DeviceAddress): Promise<Device | undefined> {
     checkDeviceAddress('address', address);
-    const res = await this.run('getDevice', (c) => c.query<DeviceRow>(this.sql.getDevice, [address.userId, address.deviceId]));
+    const res = await runOnPool(this.pool, () => this.closed, 'getDevice', true, (c) => c.query<DeviceRow>(this.sql.getDevice, [address.userId, address.deviceId]));
     return res.rows[0] ? toDevice(res.rows[0]) : undefined;
   }
 
   async listDevices(userId: UserId): Promise<Device[]> {
     checkUserId('userId', userId);
-    const res = await this.run('listDevices', (c) => c.query<DeviceRow>(this.sql.listDevices, [userId]));
+    const res = await runOnPool(this.pool, () => this.closed, 'listDevices', true, (c) => c.query<DeviceRow>(this.sql.listDevices, [userId]));
     return res.rows.map(toDevice);
   }
 
   async removeDevice(address: DeviceAddress): Promise<boolean> {
     checkDeviceAddress('address', address);
-    const res = await this.run('removeDevice', (c) => c.query(this.sql.deleteDevice, [address.userId, address.deviceId]));
+    const res = await runOnPool(this.pool, () => this.closed, 'removeDevice', true, (c) => c.query(this.sql.deleteDevice, [address.userId, address.deviceId]));
     return (res.rowCount ?? 0) > 0;
   }
 
   async setLastSeen(userId: UserId, at: number): Promise<void> {
     checkUserId('userId', userId);
     checkTimestamp('at', at);
-    const res = await this.run('setLastSeen', (c) => c.query(this.sql.setLastSeen, [userId, at]));
+    const res = await runOnPool(this.pool, () => this.closed, 'setLastSeen', true, (c) => c.query(this.sql.setLastSeen, [userId, at]));
     if (res.rowCount === 0) throw new StoreError('PARLEY_ERR_STORE_NOT_FOUND', 'no such user', { details: { userId } });
   }
 
   async getLastSeen(userId: UserId): Promise<number | undefined> {
     checkUserId('userId', userId);
-    const res = await this.run('getLastSeen', (c) => c.query<{ last_seen: string | null }>(this.sql.getLastSeen, [userId]));
+    const res = await runOnPool(this.pool, () => this.closed, 'getLastSeen', true, (c) => c.query<{ last_seen: string | null }>(this.sql.getLastSeen, [userId]));
     const v = res.rows[0]?.last_seen;
     return v === undefined || v === null ? undefined : Number(v);
   }
-
-  /**
-   * Runs `body` on a pooled client. A lost connection destroys that client and
-   * retries on another (see the header); other errors release the client
-   * healthy and are translated.
-   */
-  private async run<T>(operation: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const attempts = (this.pool.options.max ?? 10) + 1;
-    for (let attempt = 1; ; attempt++) {
-      if (this.closed) throw new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', `${operation}: the store is closed`, { details: { operation } });
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        throw translatePgError(err, operation);
-      }
-      try {
-        const out = await body(client);
-        client.release();
-        return out;
-      } catch (err) {
-        const lost = isConnectionLost(err);
-        client.release(lost ? (err as Error) : undefined);
-        if (lost && attempt < attempts) continue;
-        throw translatePgError(err, operation);
-      }
-    }
-  }
 }
 
-/** BEGIN … COMMIT around `body`; ROLLBACK on any failure (a dead connection rolls back by itself). */
-async function transaction<T>(client: pg.PoolClient, body: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    const out = await body();
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    if (!isConnectionLost(err)) await client.query('ROLLBACK');
-    throw err;
-  }
-}
 
 function keyConflict(userId: string, holder: DeviceRow | undefined): StoreError {
   // details stay server-side: the gateway must not tell a client who holds the key

@@ -12,7 +12,6 @@
  * retried blindly here: the keys are gone, a retry takes the next ones.
  */
 import type pg from 'pg';
-import { StoreError } from '../errors.ts';
 import {
   DEFAULT_PREKEY_RETENTION, checkPreKeyUploadSet,
   type PreKeyCounts, type PreKeyRetention, type PreKeyStore, type PreKeyUploadSet, type SignedKeyHistory,
@@ -21,7 +20,7 @@ import {
 import type { DeviceAddress } from '../types.ts';
 import { checkDeviceAddress, checkTimestamp } from '../validate.ts';
 import { quoteSchema } from './migrations.ts';
-import { isConnectionLost, translatePgError } from './pg-errors.ts';
+import { runOnPool, transaction } from './pool-runner.ts';
 
 type Kind = 'ec' | 'kyber';
 
@@ -80,7 +79,7 @@ export class PostgresPreKeyStore implements PreKeyStore {
     checkTimestamp('now', now);
     const { userId, deviceId } = device;
     // Idempotent as a whole (upserts, retire of "any other current id"): safe to retry on a lost connection.
-    await this.run('prekeys.upload', true, (c) => transaction(c, async () => {
+    await runOnPool(this.pool, () => this.closed, 'prekeys.upload', true, (c) => transaction(c, async () => {
       const replace = async (kind: Kind, k: StoredSignedPreKey) => {
         await c.query(this.sql.retire, [now, userId, deviceId, kind, k.id]);
         await c.query(this.sql.upsertSigned, [userId, deviceId, kind, k.id, k.publicKey, k.signature]);
@@ -102,7 +101,7 @@ export class PostgresPreKeyStore implements PreKeyStore {
     checkDeviceAddress('device', device);
     const { userId, deviceId } = device;
     // Not retried after a lost connection: the take may have committed (see the header).
-    return this.run('prekeys.take', false, (c) => transaction(c, async () => {
+    return runOnPool(this.pool, () => this.closed, 'prekeys.take', false, (c) => transaction(c, async () => {
       const signed = (await c.query<KeyRow>(this.sql.current, [userId, deviceId, 'ec'])).rows[0];
       const lastResort = (await c.query<KeyRow>(this.sql.current, [userId, deviceId, 'kyber'])).rows[0];
       if (signed === undefined || lastResort === undefined) return undefined;
@@ -121,7 +120,7 @@ export class PostgresPreKeyStore implements PreKeyStore {
 
   async counts(device: DeviceAddress): Promise<PreKeyCounts> {
     checkDeviceAddress('device', device);
-    return this.run('prekeys.counts', true, (c) => this.countsOn(c, device.userId, device.deviceId));
+    return runOnPool(this.pool, () => this.closed, 'prekeys.counts', true, (c) => this.countsOn(c, device.userId, device.deviceId));
   }
 
   signedPreKeys(device: DeviceAddress, now: number): Promise<SignedKeyHistory> {
@@ -134,7 +133,7 @@ export class PostgresPreKeyStore implements PreKeyStore {
 
   async removeDevice(device: DeviceAddress): Promise<void> {
     checkDeviceAddress('device', device);
-    await this.run('prekeys.removeDevice', true, (c) => transaction(c, async () => {
+    await runOnPool(this.pool, () => this.closed, 'prekeys.removeDevice', true, (c) => transaction(c, async () => {
       await c.query(this.sql.deleteSigned, [device.userId, device.deviceId]);
       await c.query(this.sql.deleteOneTime, [device.userId, device.deviceId]);
     }));
@@ -142,7 +141,7 @@ export class PostgresPreKeyStore implements PreKeyStore {
 
   async purgeExpired(now: number): Promise<number> {
     checkTimestamp('now', now);
-    const res = await this.run('prekeys.purgeExpired', true, (c) => c.query(this.sql.purge, [now - this.retention.graceMs]));
+    const res = await runOnPool(this.pool, () => this.closed, 'prekeys.purgeExpired', true, (c) => c.query(this.sql.purge, [now - this.retention.graceMs]));
     return res.rowCount ?? 0;
   }
 
@@ -159,7 +158,7 @@ export class PostgresPreKeyStore implements PreKeyStore {
   private async history(device: DeviceAddress, kind: Kind, now: number): Promise<SignedKeyHistory> {
     checkDeviceAddress('device', device);
     checkTimestamp('now', now);
-    const rows = (await this.run('prekeys.history', true, (c) =>
+    const rows = (await runOnPool(this.pool, () => this.closed, 'prekeys.history', true, (c) =>
       c.query<KeyRow & { replaced_at: string | null }>(this.sql.history, [device.userId, device.deviceId, kind, now - this.retention.graceMs]))).rows;
     const current = rows.find((r) => r.replaced_at === null);
     return {
@@ -167,40 +166,5 @@ export class PostgresPreKeyStore implements PreKeyStore {
       previous: rows.filter((r) => r.replaced_at !== null).map(toSigned),
     };
   }
-
-  /** Runs `body` on a pooled connection; on a lost connection, retries on another one when `idempotent`. */
-  private async run<T>(operation: string, idempotent: boolean, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const attempts = idempotent ? (this.pool.options.max ?? 10) + 1 : 1;
-    for (let attempt = 1; ; attempt++) {
-      if (this.closed) throw new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', `${operation}: the store is closed`, { details: { operation } });
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        throw translatePgError(err, operation);
-      }
-      try {
-        const out = await body(client);
-        client.release();
-        return out;
-      } catch (err) {
-        const lost = isConnectionLost(err);
-        client.release(lost ? (err as Error) : undefined);
-        if (lost && attempt < attempts) continue;
-        throw translatePgError(err, operation);
-      }
-    }
-  }
 }
 
-async function transaction<T>(client: pg.PoolClient, body: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    const out = await body();
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    if (!isConnectionLost(err)) await client.query('ROLLBACK');
-    throw err;
-  }
-}
