@@ -15,34 +15,14 @@ import { Redis } from 'ioredis';
 import { ReceiptStatus } from '../../protocol/index.ts';
 import { serviceSettings } from '../../scripts/services.ts';
 import { cassandraSettings } from '../../scripts/cassandra.ts';
+import { freshBackends, type FreshBackends } from '../support/backends.ts';
 import { loginClient, registerClient, startTestNode, take } from '../support/test-node.ts';
 import { secureClients } from '../client/support/secure-clients.ts';
 
 const pgUrl = serviceSettings().pgUrl;
 const cass = cassandraSettings();
 
-interface Backends { readonly schema: string; readonly keyspace: string; drop(): Promise<void> }
-
-function freshBackends(): Backends {
-  const id = randomBytes(5).toString('hex');
-  const schema = `parley_e2e_${id}`;
-  const keyspace = `parley_e2e_${id}`;
-  return {
-    schema,
-    keyspace,
-    async drop() {
-      const admin = new pg.Client({ connectionString: pgUrl });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
-      const c = new cassandra.Client({ contactPoints: [cass.contactPoint], localDataCenter: cass.localDataCenter });
-      await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-      await c.shutdown();
-    },
-  };
-}
-
-function nodeConfig(b: Backends) {
+function nodeConfig(b: FreshBackends) {
   return {
     pgUrl, pgSchema: b.schema, cassandraContactPoints: cass.contactPoint, cassandraKeyspace: b.keyspace, cassandraLocalDataCenter: cass.localDataCenter,
     redisUrl: serviceSettings().redisUrl,
@@ -52,7 +32,7 @@ function nodeConfig(b: Backends) {
 const text = (s: string) => new TextEncoder().encode(s);
 
 test('real backends - messaging with receipts and offline delivery on PostgreSQL + Cassandra', async () => {
-  const b = freshBackends();
+  const b = freshBackends('parley_e2e');
   const t = await startTestNode({ config: nodeConfig(b) });
   try {
     assert.ok(t.logs.some((l) => l.includes('"event":"node.stores"') && l.includes('"accounts":"postgres"') && l.includes('"inbox":"cassandra"')));
@@ -83,7 +63,7 @@ test('real backends - messaging with receipts and offline delivery on PostgreSQL
 });
 
 test('real backends - server-blind: no plaintext marker in any PostgreSQL or Cassandra table, nor in Redis', async () => {
-  const b = freshBackends();
+  const b = freshBackends('parley_e2e');
   const t = await startTestNode({ config: nodeConfig(b) });
   const sdk = secureClients(t.url);
   try {

@@ -1,19 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import cassandra from 'cassandra-driver';
 import { serviceSettings } from '../../scripts/services.ts';
 import { cassandraSettings } from '../../scripts/cassandra.ts';
+import { freshBackends } from '../support/backends.ts';
 
 test('migrate - `parley migrate` applies every backend\'s migrations once, then reports them up to date', async () => {
-  const id = randomBytes(5).toString('hex');
-  const schema = `parley_mig_${id}`;
-  const keyspace = `parley_mig_${id}`;
+  const backends = freshBackends('parley_mig');
+  const { schema, keyspace } = backends;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-migrate-'));
   const cass = cassandraSettings();
   const env = {
@@ -32,13 +29,7 @@ test('migrate - `parley migrate` applies every backend\'s migrations once, then 
     assert.match(second.stdout, new RegExp(`postgres schema ${schema}: up to date`));
     assert.match(second.stdout, new RegExp(`cassandra keyspace ${keyspace}: up to date`));
   } finally {
-    const admin = new pg.Client({ connectionString: serviceSettings().pgUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-    const c = new cassandra.Client({ contactPoints: [cass.contactPoint], localDataCenter: cass.localDataCenter });
-    await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-    await c.shutdown();
+    await backends.drop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
