@@ -39,6 +39,8 @@ export interface GatewayNode {
   last: UsageSample | undefined;
   cpuPeak: number;
   rssPeak: number;
+  holdFrom: UsageSample | undefined;
+  holdTo: UsageSample | undefined;
 }
 
 export interface GatewayOptions {
@@ -74,7 +76,7 @@ async function startNode(index: number, options: GatewayOptions): Promise<Gatewa
       reject(new Error(`node ${index} exited ${code} while starting: ${tail}`));
     });
   });
-  return { name: `gateway-${index}`, url, child, dataDir, connections: 0, baseline: undefined, loaded: undefined, first: undefined, last: undefined, cpuPeak: 0, rssPeak: 0 };
+  return { name: `gateway-${index}`, url, child, dataDir, connections: 0, baseline: undefined, loaded: undefined, first: undefined, last: undefined, cpuPeak: 0, rssPeak: 0, holdFrom: undefined, holdTo: undefined };
 }
 
 /** Starts `options.nodes` nodes (in parallel); on any failure stops those started and throws. */
@@ -104,6 +106,21 @@ export function probe(node: GatewayNode, timeoutMs = 30_000): Promise<MemoryProb
   });
 }
 
+/** Writes a heap snapshot of `node` to `file` (slow: seconds per 100 MB of heap). */
+export function heapSnapshot(node: GatewayNode, file: string, timeoutMs = 300_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { t?: string }) => {
+      if (m?.t !== 'snapshot') return;
+      clearTimeout(timer);
+      node.child.off('message', onMessage);
+      resolve(true);
+    };
+    const timer = setTimeout(() => { node.child.off('message', onMessage); resolve(false); }, timeoutMs);
+    node.child.on('message', onMessage);
+    node.child.send({ t: 'snapshot', path: file });
+  });
+}
+
 /** One /proc sample of every node: peak CPU (cores over the last interval) and RSS. */
 export function sampleGateways(nodes: readonly GatewayNode[]): void {
   for (const n of nodes) {
@@ -121,6 +138,18 @@ export function sampleGateways(nodes: readonly GatewayNode[]): void {
   }
 }
 
+/** Marks the start or the end of the hold step (CPU of heartbeats or of the measured load). */
+export function markHold(nodes: readonly GatewayNode[], edge: 'from' | 'to'): void {
+  for (const n of nodes) {
+    if (n.child.pid === undefined || n.child.exitCode !== null) continue;
+    try {
+      const s = sampleProcess(n.child.pid);
+      if (edge === 'from') n.holdFrom = s;
+      else n.holdTo = s;
+    } catch { /* exited */ }
+  }
+}
+
 export function gatewayUsage(n: GatewayNode): ServerUsage {
   const wall = n.first !== undefined && n.last !== undefined ? n.last.atMs - n.first.atMs : 0;
   const round2 = (x: number) => Number(x.toFixed(2));
@@ -128,6 +157,8 @@ export function gatewayUsage(n: GatewayNode): ServerUsage {
     name: n.name, pid: n.child.pid ?? 0, connections: n.connections,
     cpuCoresAvg: wall > 0 ? round2((n.last!.cpuMs - n.first!.cpuMs) / wall) : 0,
     cpuCoresPeak: round2(n.cpuPeak),
+    cpuCoresHold: n.holdFrom !== undefined && n.holdTo !== undefined && n.holdTo.atMs > n.holdFrom.atMs
+      ? round2((n.holdTo.cpuMs - n.holdFrom.cpuMs) / (n.holdTo.atMs - n.holdFrom.atMs)) : 0,
     rssBytesPeak: n.rssPeak,
     rssBytesBaseline: n.baseline?.rssBytes ?? 0, heapBytesBaseline: n.baseline?.heapBytes ?? 0,
     rssBytesLoaded: n.loaded?.rssBytes ?? 0, heapBytesLoaded: n.loaded?.heapBytes ?? 0,

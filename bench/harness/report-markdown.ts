@@ -42,12 +42,16 @@ export function reportMarkdown(r: BenchReport): string {
   if (r.latency.reconnect.count > 0) lines.push(latencyRow('reconnect (drop → welcome)', r.latency.reconnect));
   lines.push('');
   if (r.servers.length > 0) {
-    lines.push('| server process | pid | connections | CPU avg / peak (cores) | RSS peak | RSS idle → loaded (after GC) | heap idle → loaded |');
+    lines.push('| server process | pid | connections | CPU avg / peak / in hold (cores) | RSS peak | RSS idle → loaded (after GC) | heap idle → loaded |');
     lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const s of r.servers) {
-      lines.push(`| ${s.name} | ${s.pid} | ${n(s.connections)} | ${s.cpuCoresAvg} / ${s.cpuCoresPeak} | ${mb(s.rssBytesPeak)} | ${mb(s.rssBytesBaseline)} → ${mb(s.rssBytesLoaded)} | ${mb(s.heapBytesBaseline)} → ${mb(s.heapBytesLoaded)} |`);
+      lines.push(`| ${s.name} | ${s.pid} | ${n(s.connections)} | ${s.cpuCoresAvg} / ${s.cpuCoresPeak} / ${s.cpuCoresHold} | ${mb(s.rssBytesPeak)} | ${mb(s.rssBytesBaseline)} → ${mb(s.rssBytesLoaded)} | ${mb(s.heapBytesBaseline)} → ${mb(s.heapBytesLoaded)} |`);
     }
     lines.push('');
+  }
+  if (r.servers.length > 0) {
+    const hold = r.servers.reduce((a, s) => a + s.cpuCoresHold, 0);
+    lines.push(`Gateways in the hold step: ${hold.toFixed(2)} cores for ${n(r.connections.openAtHoldEnd)} connections.`, '');
   }
   if (r.comparison !== null) {
     lines.push(`Compared with the ${r.comparison.previousScenario} report of ${r.comparison.previousDate}:`, '');

@@ -122,6 +122,8 @@ export interface ServerUsage {
   readonly connections: number;
   readonly cpuCoresAvg: number;
   readonly cpuCoresPeak: number;
+  /** CPU during the hold step only (idle: heartbeats; oneToOne: the measured load). */
+  readonly cpuCoresHold: number;
   readonly rssBytesPeak: number;
   /** After a full GC, before any client connected. */
   readonly rssBytesBaseline: number;

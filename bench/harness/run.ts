@@ -12,7 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { BenchConfig } from './config.ts';
 import { forkGroup, stopChild } from './children.ts';
-import { gatewayUsage, probe, sampleGateways, startGateways, stopGateways, type GatewayNode } from './gateways.ts';
+import { gatewayUsage, heapSnapshot, markHold, probe, sampleGateways, startGateways, stopGateways, type GatewayNode } from './gateways.ts';
 import { ProgressPrinter, totals } from './progress.ts';
 import { buildReport, compareReports, mergeWorkerReports, type BenchReport, type WorkerReport } from './report.ts';
 import { setupIndices } from './scenarios.ts';
@@ -88,6 +88,9 @@ async function run(config: BenchConfig, command: string, aborted: Promise<never>
     const overfull = nodes.find((n) => n.connections > config.maxPerNode);
     if (overfull !== undefined) throw new Error(`${overfull.name} would hold ${overfull.connections} connections, over --max-per-node ${config.maxPerNode}`);
     await guarded(Promise.all(nodes.map(async (n) => { n.baseline = await probe(n); })));
+    // For a breakdown of per-connection memory by constructor (see bench/harness/README.md).
+    const snapshots = process.env.PARLEY_BENCH_HEAP_SNAPSHOTS;
+    if (snapshots !== undefined && nodes[0] !== undefined) await guarded(heapSnapshot(nodes[0], path.join(snapshots, 'baseline.heapsnapshot')));
     sampleGateways(nodes);
 
     phase = 'fork';
@@ -130,7 +133,10 @@ async function run(config: BenchConfig, command: string, aborted: Promise<never>
     // Let the last handshakes' garbage and the sessions settle before measuring memory.
     await guarded(sleep(3000));
     await guarded(Promise.all(nodes.map(async (n) => { n.loaded = await probe(n, 60_000); })));
+    if (snapshots !== undefined && nodes[0] !== undefined) await guarded(heapSnapshot(nodes[0], path.join(snapshots, 'loaded.heapsnapshot')));
+    markHold(nodes, 'from');
     await step('hold');
+    markHold(nodes, 'to');
     if (config.scenario === 'reconnectStorm') await step('storm');
   } catch (err) {
     if (!(err instanceof Aborted)) abort(`error: ${err instanceof Error ? err.message : String(err)}`);

@@ -28,7 +28,7 @@ const context: ReportContext = {
   machine: { cpus: 2, memoryGiB: 24, node: 'v20', loadAverage: [1, 1, 1] }, config: {},
   plan: { workers: 2, sourceAddresses: ['127.0.0.2'], targets: ['ws://127.0.0.1:1'], perWorker: [100, 100] },
   servers: [{
-    name: 'gateway-0', pid: 1, connections: 200, cpuCoresAvg: 0.1, cpuCoresPeak: 0.5, rssBytesPeak: 200_000_000,
+    name: 'gateway-0', pid: 1, connections: 200, cpuCoresAvg: 0.1, cpuCoresPeak: 0.5, cpuCoresHold: 0.05, rssBytesPeak: 200_000_000,
     rssBytesBaseline: 100_000_000, heapBytesBaseline: 20_000_000, rssBytesLoaded: 100_800_000, heapBytesLoaded: 20_400_000,
   }],
   peakOpen: 200,
