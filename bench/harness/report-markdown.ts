@@ -34,7 +34,7 @@ export function reportMarkdown(r: BenchReport): string {
     lines.push(`| **gateway memory per connection** (after GC) | **${n(m.gatewayRssBytes)} B RSS**, ${n(m.gatewayHeapBytes)} B JS heap |`);
     lines.push(`| load generator RSS per connection | ${n(m.loadGeneratorRssBytes)} B |`);
   }
-  lines.push(`| load generator | ${r.loadGenerator.workers} process(es), ${mb(r.loadGenerator.rssBytes)} RSS at end, ${r.loadGenerator.cpuCoresAvg} cores avg |`);
+  lines.push(`| load generator | ${r.loadGenerator.workers} process(es), ${mb(r.loadGenerator.rssBytes)} RSS at end, ${r.loadGenerator.cpuCoresAvg} cores avg, ${r.loadGenerator.cpuCoresHold} in the hold step |`);
   lines.push(`| errors | ${n(r.errorsTotal)}${r.errorsTotal > 0 ? ` (${Object.entries(r.errors).map(([k, v]) => `${k}: ${n(v)}`).join(', ')})` : ''} |`, '');
   lines.push('| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   lines.push(latencyRow('login (connect → welcome)', r.latency.login));
@@ -51,7 +51,7 @@ export function reportMarkdown(r: BenchReport): string {
   }
   if (r.servers.length > 0) {
     const hold = r.servers.reduce((a, s) => a + s.cpuCoresHold, 0);
-    lines.push(`Gateways in the hold step: ${hold.toFixed(2)} cores for ${n(r.connections.openAtHoldEnd)} connections.`, '');
+    lines.push(`In the hold step: gateways ${hold.toFixed(2)} cores, load generator ${r.loadGenerator.cpuCoresHold} cores, for ${n(r.connections.openAtHoldEnd)} connections.`, '');
   }
   if (r.comparison !== null) {
     lines.push(`Compared with the ${r.comparison.previousScenario} report of ${r.comparison.previousDate}:`, '');

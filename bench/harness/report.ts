@@ -60,6 +60,8 @@ export interface WorkerReport {
   readonly phases: WorkerPhases;
   readonly rssBytes: number;
   readonly cpuMs: number;
+  /** CPU of this worker during the hold step (answering heartbeats when idle). */
+  readonly holdCpuMs: number;
 }
 
 export const ZERO_COUNTERS: WorkerCounters = {
@@ -78,6 +80,7 @@ export interface MergedWorkers {
   readonly phases: WorkerPhases;
   readonly loadGeneratorRssBytes: number;
   readonly loadGeneratorCpuMs: number;
+  readonly loadGeneratorHoldCpuMs: number;
 }
 
 /** Merges worker reports: counters and errors summed, histograms merged exactly, phases spanned. */
@@ -107,6 +110,7 @@ export function mergeWorkerReports(reports: readonly WorkerReport[]): MergedWork
     phases: { setupStart, setupEnd, rampStart, rampEnd, measureStart, measureEnd, stormStart, stormEnd },
     loadGeneratorRssBytes: reports.reduce((a, r) => a + r.rssBytes, 0),
     loadGeneratorCpuMs: reports.reduce((a, r) => a + r.cpuMs, 0),
+    loadGeneratorHoldCpuMs: reports.reduce((a, r) => a + r.holdCpuMs, 0),
   };
 }
 
@@ -158,7 +162,7 @@ export interface BenchReport {
   readonly errorsTotal: number;
   readonly servers: readonly ServerUsage[];
   readonly memoryPerConnection: { readonly gatewayRssBytes: number; readonly gatewayHeapBytes: number; readonly loadGeneratorRssBytes: number } | null;
-  readonly loadGenerator: { readonly workers: number; readonly rssBytes: number; readonly cpuCoresAvg: number };
+  readonly loadGenerator: { readonly workers: number; readonly rssBytes: number; readonly cpuCoresAvg: number; readonly cpuCoresHold: number };
   readonly comparison: Comparison | null;
 }
 
@@ -217,6 +221,7 @@ export function buildReport(merged: MergedWorkers, ctx: ReportContext): BenchRep
     loadGenerator: {
       workers: merged.workers, rssBytes: merged.loadGeneratorRssBytes,
       cpuCoresAvg: durationS > 0 ? round(merged.loadGeneratorCpuMs / 1000 / durationS, 2) : 0,
+      cpuCoresHold: windowS > 0 ? round(merged.loadGeneratorHoldCpuMs / 1000 / windowS, 2) : 0,
     },
     comparison: null,
   };

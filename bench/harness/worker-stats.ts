@@ -21,6 +21,7 @@ export class WorkerStats implements Record<keyof WorkerCounters, number> {
   readonly reconnect = new Histogram();
   readonly errors: Record<string, number> = {};
   errorsTotal = 0;
+  holdCpuMs = 0;
   readonly phases: { -readonly [K in keyof WorkerPhases]: number } = {
     setupStart: 0, setupEnd: 0, rampStart: 0, rampEnd: 0, measureStart: 0, measureEnd: 0, stormStart: 0, stormEnd: 0,
   };

@@ -39,6 +39,7 @@ function report(c: WorkerContext): WorkerReport {
     phases: { ...s.phases },
     rssBytes: process.memoryUsage().rss,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    holdCpuMs: c.stats.holdCpuMs,
   };
 }
 
@@ -46,7 +47,12 @@ async function runStep(c: WorkerContext, which: WorkerStep): Promise<void> {
   step = which;
   if (which === 'setup') await setup(c);
   else if (which === 'ramp') await ramp(c);
-  else if (which === 'hold') await hold(c);
+  else if (which === 'hold') {
+    const before = process.cpuUsage();
+    await hold(c);
+    const used = process.cpuUsage(before);
+    c.stats.holdCpuMs = (used.user + used.system) / 1000;
+  }
   else await storm(c);
   progress();
   send({ t: 'done', worker: c.shard.index, step: which });
@@ -54,6 +60,14 @@ async function runStep(c: WorkerContext, which: WorkerStep): Promise<void> {
 
 async function stop(c: WorkerContext): Promise<void> {
   step = 'stopping';
+  // A run stopped early (deadline, Ctrl-C) still reports the phase it was in, up to now.
+  const p = c.stats.phases;
+  const now = Date.now();
+  if (p.setupStart > 0 && p.setupEnd === 0) p.setupEnd = now;
+  if (p.rampStart > 0 && p.rampEnd === 0) p.rampEnd = now;
+  if (p.measureStart > 0 && p.measureEnd === 0) p.measureEnd = now;
+  if (p.stormStart > 0 && p.stormEnd === 0) p.stormEnd = now;
+  if (c.stats.openAtHoldEnd === 0) c.stats.openAtHoldEnd = c.stats.open;
   dropAll(c);
   if (progressTimer !== undefined) clearInterval(progressTimer);
   send({ t: 'report', report: report(c) });

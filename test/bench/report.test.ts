@@ -19,6 +19,7 @@ function worker(index: number, over: Partial<WorkerReport> = {}): WorkerReport {
     phases: { setupStart: 0, setupEnd: 0, rampStart: 1000, rampEnd: 2000, measureStart: 2000, measureEnd: 4000, stormStart: 0, stormEnd: 0 },
     rssBytes: 50_000_000,
     cpuMs: 1000,
+    holdCpuMs: 500,
     ...over,
   };
 }
