@@ -77,7 +77,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--messages-per-inbox <n>', 'offline: messages queued per receiver (default 50)')
     .option('--reconnect-rate <n>', 'reconnectStorm: reconnections per second over all workers (default 0 = as fast as the handshakes go)')
     .option('--no-heartbeats', 'do not answer server pings')
-    .option('--e2ee', 'encrypt end to end (client cost); not implemented yet in the harness')
+    .option('--e2ee', 'oneToOne with SecureClient (libsignal sessions): the client cost of end-to-end encryption; ≤ 2000 connections')
     .option('--workers <n>', 'worker processes (default: as few as --max-per-worker allows)')
     .option('--max-per-worker <n>', 'connections per worker at most (≤ 19000, default 19000)')
     .option('--addresses <n>', 'use 127.0.0.2 … 127.0.0.<n+1> as source addresses')
@@ -97,7 +97,6 @@ export function registerBenchCommand(program: Command): void {
         throw new BenchConfigError(`scenario must be one of ${SCENARIO_KINDS.join(', ')}, got ${JSON.stringify(scenarioArg)}`);
       }
       const config = resolveBenchConfig(scenario, file, flagsToConfig(flags));
-      if (config.e2ee) throw new BenchConfigError('--e2ee is not implemented in the harness yet (bench/messaging and test/e2e cover SecureClient)');
       const bench = startBench(config, `parley ${process.argv.slice(2).join(' ')}`);
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {

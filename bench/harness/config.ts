@@ -162,6 +162,9 @@ export function resolveBenchConfig(scenario: ScenarioKind, file: Partial<BenchCo
   for (const a of c.sourceAddresses) {
     if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a)) throw new BenchConfigError(`source address ${a} is not a loopback address (127.0.0.0/8)`);
   }
+  if (c.e2ee && (c.scenario !== 'oneToOne' || c.connections > 2000)) {
+    throw new BenchConfigError('--e2ee measures the client cost of encryption in oneToOne, at most 2000 connections (SecureClient binds no source address)');
+  }
   if (c.scenario === 'groupFanout') throw new BenchConfigError('groupFanout is a slot for the groups issue: not implemented yet');
   return c;
 }

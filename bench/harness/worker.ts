@@ -7,6 +7,7 @@
  * disconnect) and after the run's maxDurationS + 60 s whatever happens.
  */
 import { dropAll, hold, ramp, setup, storm, type WorkerContext } from './scenarios.ts';
+import { closeSecure, pairsSecure, rampSecure } from './e2ee-pairs.ts';
 import type { FromWorker, ToWorker, WorkerStep } from './worker-protocol.ts';
 import type { WorkerReport } from './report.ts';
 import { WorkerStats } from './worker-stats.ts';
@@ -46,10 +47,10 @@ function report(c: WorkerContext): WorkerReport {
 async function runStep(c: WorkerContext, which: WorkerStep): Promise<void> {
   step = which;
   if (which === 'setup') await setup(c);
-  else if (which === 'ramp') await ramp(c);
+  else if (which === 'ramp') await (c.config.e2ee ? rampSecure(c) : ramp(c));
   else if (which === 'hold') {
     const before = process.cpuUsage();
-    await hold(c);
+    await (c.config.e2ee ? pairsSecure(c) : hold(c));
     const used = process.cpuUsage(before);
     c.stats.holdCpuMs = (used.user + used.system) / 1000;
   }
@@ -69,6 +70,7 @@ async function stop(c: WorkerContext): Promise<void> {
   if (p.stormStart > 0 && p.stormEnd === 0) p.stormEnd = now;
   if (c.stats.openAtHoldEnd === 0) c.stats.openAtHoldEnd = c.stats.open;
   dropAll(c);
+  await closeSecure(c);
   if (progressTimer !== undefined) clearInterval(progressTimer);
   send({ t: 'report', report: report(c) });
   // Let the IPC message leave before exiting.
