@@ -18,7 +18,7 @@ export const PAGE = 128;
 /** Random bytes to cut payloads from (incompressible, so Cassandra's LZ4 gets no free ride). */
 const POOL = randomFillSync(Buffer.allocUnsafe(1 << 20));
 let poolAt = 0;
-function payload(): Buffer {
+export function payload(): Buffer {
   if (poolAt + PAYLOAD_BYTES > POOL.length) poolAt = 0;
   const p = POOL.subarray(poolAt, poolAt + PAYLOAD_BYTES);
   poolAt += PAYLOAD_BYTES + 7;

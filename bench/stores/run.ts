@@ -7,6 +7,11 @@
  * against the SQLite pre-key store. Prints one JSON line, then the tables.
  *
  *   node --import tsx bench/stores/run.ts [--million 1000000] [--fill-seconds 330] [--quick]
+ *   node --import tsx bench/stores/run.ts --history-direct [--million 1000000] [--fill-seconds 240] [--backlog 10000]
+ *
+ * `--history-direct` runs only the Cassandra history question, with the
+ * history written straight into the store's tables (see mainDirect and
+ * ./history-direct.ts): a million acked entries in a few minutes.
  *
  * Needs the Cassandra test node (`npm run cassandra -- status`) and
  * PostgreSQL at PARLEY_PG_URL. Creates a keyspace and a schema named
@@ -24,7 +29,8 @@ import os from 'node:os';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DeviceAddress, InboxStore } from '../../store/types.ts';
-import { CASSANDRA_LOG, openCassandraBench, openPostgresBench, openSqliteInbox, type InboxBackend } from './backends.ts';
+import { CASSANDRA_LOG, openCassandraBench, openPostgresBench, openSqliteInbox, type DiskReport, type InboxBackend } from './backends.ts';
+import { fillHistoryDirect, readHistograms, traceFirstPage, type DirectHistoryResult } from './history-direct.ts';
 import { appendEach, appendLoad, devices, drainDevice, drainMany, fillHistory, firstPageLatency, type FillHistoryResult } from './inbox-workload.ts';
 import { preKeyLoad, type PreKeyLoadResult } from './prekey-workload.ts';
 import { markdown, type DeviceRound, type HistoryFigures, type HistoryRound, type WriteDrainFigures } from './report.ts';
@@ -34,17 +40,20 @@ const { values: flags } = parseArgs({
     million: { type: 'string' },
     'fill-seconds': { type: 'string' },
     quick: { type: 'boolean', default: false },
+    'history-direct': { type: 'boolean', default: false },
+    backlog: { type: 'string' },
   },
 });
 const quick = flags.quick === true;
+const direct = flags['history-direct'] === true;
 const S = {
   appenders: 64,
   writeMs: quick ? 2_000 : 6_000,
   senders: 1_000,
   recipients: 1_000,
   historyTarget: Number(flags.million ?? (quick ? 20_000 : 1_000_000)),
-  fillBudgetMs: Number(flags['fill-seconds'] ?? (quick ? 15 : 330)) * 1000,
-  backlog: quick ? 1_000 : 5_000,
+  fillBudgetMs: Number(flags['fill-seconds'] ?? (quick ? 15 : direct ? 240 : 330)) * 1000,
+  backlog: Number(flags.backlog ?? (quick ? 1_000 : direct ? 10_000 : 5_000)),
   warmSamples: quick ? 20 : 100,
   coldSamples: quick ? 10 : 50,
   prekeyDevices: quick ? 20 : 100,
@@ -54,6 +63,7 @@ const S = {
 };
 if (!Number.isSafeInteger(S.historyTarget) || S.historyTarget < 1) throw new Error('--million must be a positive integer');
 if (!(S.fillBudgetMs > 0)) throw new Error('--fill-seconds must be positive');
+if (!Number.isSafeInteger(S.backlog) || S.backlog < 1) throw new Error('--backlog must be a positive integer');
 
 const t0 = performance.now();
 const log = (line: string): void => void process.stderr.write(`[stores ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
@@ -97,7 +107,13 @@ async function measureDevice(b: InboxBackend, d: DeviceAddress): Promise<Omit<De
   return { firstPageWarm, firstPageCold };
 }
 
-async function historyRounds(b: InboxBackend, history: DeviceAddress, fill: FillHistoryResult): Promise<HistoryFigures> {
+async function historyRounds(
+  b: InboxBackend,
+  history: DeviceAddress,
+  fill: FillHistoryResult,
+  /** Called in each round after the first-page samples, before the drains (the history device then has its backlog). */
+  beforeDrain?: (label: string) => Promise<void>,
+): Promise<HistoryFigures> {
   const diskAfterFill = b.onDisk();
   const rounds: HistoryRound[] = [];
   let historyAcked = fill.acked;
@@ -108,6 +124,8 @@ async function historyRounds(b: InboxBackend, history: DeviceAddress, fill: Fill
     const disk = b.onDisk();
     const hm = await measureDevice(b, history);
     const fm = await measureDevice(b, fresh);
+    const label = settled ? `after ${b.name === 'cassandra' ? 'memtable flush' : 'WAL checkpoint'}` : 'as written';
+    await beforeDrain?.(label);
     // alternate the order between rounds so neither device always drains on a warmer cache
     const order = settled ? ['history', 'fresh'] : ['fresh', 'history'];
     const drains: Record<string, Awaited<ReturnType<typeof drainDevice>>> = {};
@@ -116,7 +134,7 @@ async function historyRounds(b: InboxBackend, history: DeviceAddress, fill: Fill
     const f = drains['fresh']!;
     if (h.entries !== S.backlog || f.entries !== S.backlog) throw new Error(`${b.name}: drained ${h.entries}/${f.entries} of ${S.backlog}`);
     const round: HistoryRound = {
-      label: settled ? `after ${b.name === 'cassandra' ? 'memtable flush' : 'WAL checkpoint'}` : 'as written',
+      label,
       ...(settle ? { settle } : {}),
       disk,
       historyAcked,
@@ -238,4 +256,105 @@ async function main(): Promise<void> {
   process.stdout.write(`load average ${loadAtStart.join(' ')} → ${json.load.end.join(' ')}; ${json.seconds} s; Cassandra log lines about tombstones in ${keyspace}: ${tombstoneLines.length}\n`);
 }
 
-await main();
+/**
+ * `--history-direct` (Cassandra only): a history of `--million` acked entries
+ * written straight into the store's tables and acked with the store's ack()
+ * (./history-direct.ts says why that is the same tombstones), then the two
+ * rounds of `historyRounds` with a `--backlog` (10,000) on that device and a
+ * fresh one: as written, then after a forced memtable flush. Each round ends
+ * with a traced first-page read of the history device.
+ */
+async function mainDirect(): Promise<void> {
+  const started = new Date();
+  const loadAtStart = load();
+  const logStart = existsSync(CASSANDRA_LOG) ? statSync(CASSANDRA_LOG).size : 0;
+  log(`history-direct; settings ${JSON.stringify({ historyTarget: S.historyTarget, writeBudgetMs: S.fillBudgetMs, backlog: S.backlog })}; load ${loadAtStart.join(' ')}`);
+  const cass = await openCassandraBench();
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: dropping ${cass.keyspace}`);
+    void cass.dispose().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let figures: HistoryFigures;
+  let direct: DirectHistoryResult;
+  const disk: Record<string, DiskReport> = {};
+  const traces: Array<{ label: string; events: string[] }> = [];
+  let tombstoneLines: string[] = [];
+  let perRead: Record<string, unknown> = {};
+  try {
+    const d = devices(1)[0]!;
+    direct = await fillHistoryDirect({
+      client: cass.client,
+      keyspace: cass.keyspace,
+      inbox: cass.inbox,
+      device: d,
+      target: S.historyTarget,
+      writeBudgetMs: S.fillBudgetMs,
+      senders,
+      onProgress: log,
+    });
+    log(
+      `history-direct: ${direct.acked.toLocaleString('en-US')} acked (${direct.acks} acks in ${direct.ackSeconds.toFixed(0)} s, ${Math.round(direct.acksPerSecond)}/s), ` +
+        `buckets ${direct.buckets.join(',')}, left ${direct.leftOver}`,
+    );
+    if (direct.leftOver !== 0) throw new Error(`history-direct: ${direct.leftOver} entries left after the acks`);
+    disk['afterFill'] = cass.onDisk();
+    traces.push({ label: 'after the acks', events: await traceFirstPage(cass.client, cass.keyspace, d) });
+    const fill: FillHistoryResult = {
+      target: direct.target,
+      appended: direct.written,
+      acked: direct.acked,
+      acks: direct.acks,
+      seconds: direct.seconds,
+      appendsPerSecond: direct.rowsPerSecond,
+      truncated: direct.truncated,
+      leftOver: direct.leftOver,
+    };
+    figures = await historyRounds(cass, d, fill, async (label) => {
+      // the first page of the backlog, from the cursor at the end of the acked history
+      traces.push({ label: `${label}, backlog not drained yet`, events: await traceFirstPage(cass.client, cass.keyspace, d) });
+      log(`trace (${label}): ${traces.at(-1)!.events.join(' | ')}`);
+    });
+    disk['end'] = cass.onDisk();
+    tombstoneLines = tombstoneLogLines(logStart, cass.keyspace);
+    perRead = await readHistograms(cass.client, cass.keyspace);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (!stopping) await cass.dispose().catch((err: unknown) => log(`cleanup failed: ${String(err)}`));
+  }
+  if (stopping) return;
+  const json = {
+    bench: 'stores',
+    mode: 'history-direct',
+    date: started.toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    load: { start: loadAtStart, end: load() },
+    settings: { historyTarget: S.historyTarget, writeBudgetMs: S.fillBudgetMs, backlog: S.backlog, warmSamples: S.warmSamples, coldSamples: S.coldSamples },
+    direct,
+    disk,
+    history: [figures],
+    traces,
+    perRead,
+    cassandraTombstoneLogLines: tombstoneLines.length,
+    cassandraTombstoneLogSample: tombstoneLines.slice(0, 3),
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
+  };
+  process.stdout.write(`${JSON.stringify(json)}\n\n`);
+  process.stdout.write(`${markdown({ write: [], history: [figures], prekeys: [] }).split('\n').filter((l) => l.startsWith('| backend | history') || l.startsWith('| --- | --- |') || l.startsWith('| cassandra') || l.startsWith('|  |')).join('\n')}\n\n`);
+  process.stdout.write(
+    `history: ${direct.written.toLocaleString('en-US')} rows written in ${direct.writeSeconds.toFixed(0)} s (${Math.round(direct.rowsPerSecond)} rows/s, ${direct.batches} batches), ` +
+      `${direct.acks} store acks in ${direct.ackSeconds.toFixed(0)} s; on disk after the acks ${disk['afterFill']!.files} SSTables ${(disk['afterFill']!.bytes / 1048576).toFixed(1)} MiB, ` +
+      `at the end ${disk['end']!.files} SSTables ${(disk['end']!.bytes / 1048576).toFixed(1)} MiB\n`,
+  );
+  process.stdout.write(`inbox_entries reads in this run (system_views): ${JSON.stringify(perRead)}\n`);
+  for (const t of traces) process.stdout.write(`trace of the history device's first page (${t.label}): ${t.events.join(' | ')}\n`);
+  process.stdout.write(`load average ${loadAtStart.join(' ')} → ${json.load.end.join(' ')}; ${json.seconds} s; Cassandra log lines about tombstones in ${cass.keyspace}: ${tombstoneLines.length}\n`);
+}
+
+await (direct ? mainDirect() : main());
