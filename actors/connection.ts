@@ -18,7 +18,6 @@
  * Nothing is lost by closing: undelivered messages stay in the inbox.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PublicKey } from '@signalapp/libsignal-client';
 import type { WebSocket } from 'ws';
@@ -42,7 +41,8 @@ import { SESSION, type SessionRef } from './session.ts';
 /** Arguments of `init`. */
 export interface ConnectionArgs {
   readonly socket: WebSocket;
-  readonly request: IncomingMessage;
+  /** Peer address, for logs. (Not the upgrade request itself: the child spec keeps the args alive for the socket's life.) */
+  readonly remote: string;
   readonly services: ChatServices;
 }
 
@@ -71,7 +71,7 @@ interface ConnectionData {
 export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionProtocol> = {
   name: 'Connection',
 
-  init({ socket, request, services }, ctx) {
+  init({ socket, remote, services }, ctx) {
     const self = ctx.self;
     const { settings } = services;
     socket.on('message', (data: Buffer, binary: boolean) => send(self, { t: 'in', data, binary }));
@@ -86,7 +86,7 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
     return {
       ok: {
         socket, raw: (socket as unknown as { _socket?: Socket })._socket, services,
-        remote: request.socket.remoteAddress ?? 'unknown',
+        remote,
         phase: INITIAL_STATE, nonce: randomBytes(NONCE_BYTES), violations: NO_VIOLATIONS,
         device: undefined, session: undefined, sessionMonitor: undefined,
         lastHeard: performance.now(), nextPingRid: 1, ticker, authTimer, closing: false, slowTicks: 0,

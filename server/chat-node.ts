@@ -82,7 +82,7 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
       acceptSocket(socket, request) {
         // No frame may arrive before its process listens: paused until Connection.init resumes it.
         socket.pause();
-        startPartitionedChild(connections, worker('connection', CONNECTION, { socket, request, services }, { restart: 'temporary' }))
+        startPartitionedChild(connections, worker('connection', CONNECTION, { socket, remote: request.socket.remoteAddress ?? 'unknown', services }, { restart: 'temporary' }))
           .catch((err: unknown) => {
             log.error({ event: 'gateway.connection_start_failed', err }, 'connection process failed to start');
             socket.terminate();
