@@ -141,9 +141,9 @@ export class BenchDevice {
 /**
  * Opens a socket from `localAddress`, logs in, and resolves with the device
  * (the caller records the login), or with undefined after counting the
- * failure by code (never rejects).
+ * failure by code (never rejects). `init` sets the device's hooks at once.
  */
-export function openDevice(options: DeviceOptions, login: Login, stats: WorkerStats): Promise<BenchDevice | undefined> {
+export function openDevice(options: DeviceOptions, login: Login, stats: WorkerStats, init?: (device: BenchDevice) => void): Promise<BenchDevice | undefined> {
   stats.opened++;
   return new Promise((resolve) => {
     let device: BenchDevice | undefined;
@@ -199,6 +199,9 @@ export function openDevice(options: DeviceOptions, login: Login, stats: WorkerSt
         clearTimeout(timer);
         const identity = login.register ? login.identity : login.credentials.identity;
         device = new BenchDevice(ws, { userId: frame.userId, deviceId: frame.deviceId, identity }, stats);
+        // Hooks go on before the next frame: the node corks the welcome and the first deliveries into one
+        // chunk, whose frames `ws` emits synchronously, before any promise continuation runs.
+        init?.(device);
         resolve(device);
       } else if (frame.kind === FrameKind.Error) {
         fail(errorCodeFromWire(frame.code) ?? `wire:${frame.code}`);

@@ -88,8 +88,8 @@ function loginFor(ctx: WorkerContext, k: number): Login {
 }
 
 /** Opens one device, records its login latency and keeps it. */
-async function connect(ctx: WorkerContext, k: number, latency: 'login' | 'reconnect', since: number): Promise<BenchDevice | undefined> {
-  const device = await openDevice(deviceOptions(ctx, k), loginFor(ctx, k), ctx.stats);
+async function connect(ctx: WorkerContext, k: number, latency: 'login' | 'reconnect', since: number, init?: (device: BenchDevice) => void): Promise<BenchDevice | undefined> {
+  const device = await openDevice(deviceOptions(ctx, k), loginFor(ctx, k), ctx.stats, init);
   if (device === undefined) return undefined;
   ctx.stats.authenticated++;
   ctx.stats[latency].recordMs(performance.now() - since);
@@ -258,14 +258,14 @@ async function offline(ctx: WorkerContext): Promise<void> {
   if (acknowledged === 0) drained();
   const receivers = Array.from({ length: pairCount }, (_, p) => 2 * p + 1).filter((k) => ctx.credentials[k] !== undefined);
   const loggedIn = paced(receivers.length, perWorkerRate(ctx, config.rampRate), config.rampConcurrency, async (j) => {
-    const device = await connect(ctx, receivers[j]!, 'login', performance.now());
-    if (device === undefined) return;
-    device.onDeliver = (frame) => {
-      stats.deliveredTotal++;
-      stats.delivered++;
-      stats.message.recordMs(performance.now() - stampOf(frame));
-      if (stats.deliveredTotal >= acknowledged) drained();
-    };
+    await connect(ctx, receivers[j]!, 'login', performance.now(), (device) => {
+      device.onDeliver = (frame) => {
+        stats.deliveredTotal++;
+        stats.delivered++;
+        stats.message.recordMs(performance.now() - stampOf(frame));
+        if (stats.deliveredTotal >= acknowledged) drained();
+      };
+    });
   }, () => ctx.stopping);
   const bound = sleep((config.holdS + 60) * 1000);
   await Promise.race([Promise.all([loggedIn, allDrained]), bound, stoppedPromise(ctx)]);

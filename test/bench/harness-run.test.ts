@@ -60,3 +60,17 @@ test('bench harness - oneToOne: 10 pairs for 2 s deliver what they send, with me
   assert.ok(l.p50Ms <= l.p90Ms && l.p90Ms <= l.p99Ms && l.p99Ms <= l.p999Ms && l.p999Ms <= l.maxMs);
   assertNothingLeft(report);
 });
+
+test('bench harness - offline: inboxes filled while receivers are away are drained when they log in', { timeout: 60_000 }, async () => {
+  const config = resolveBenchConfig('offline', undefined, {
+    connections: 20, nodes: 1, messagesPerInbox: 5, window: 4, holdS: 1, maxDurationS: 45, progress: false,
+  });
+  const report = await startBench(config, 'test offline').done;
+  assert.equal(report.outcome, 'completed');
+  assert.equal(report.connections.registeredInSetup, 10, 'receivers registered in setup');
+  assert.equal(report.connections.authenticated, 20, 'senders in the ramp, receivers when draining');
+  assert.equal(report.throughput.sent, 50);
+  assert.equal(report.throughput.deliveredTotal, 50, 'every queued message reached its receiver');
+  assert.equal(report.latency.message.count, 50);
+  assertNothingLeft(report);
+});
