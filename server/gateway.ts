@@ -22,6 +22,8 @@ export interface GatewayOptions {
   /** Largest WebSocket message accepted, in bytes; larger ones close the socket with 1009. @default 1048576 */
   readonly maxPayloadBytes?: number;
   readonly onConnection: ConnectionHandler;
+  /** Pending-connection queue length (capped by net.core.somaxconn). @default 4096 */
+  readonly backlog?: number;
 }
 
 /** A listening gateway. */
@@ -43,7 +45,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   wss.on('connection', (socket, request) => options.onConnection(socket, request));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    // A deep accept queue: during a reconnect storm or a ramp, clients arrive in
+    // bursts faster than one busy event loop accepts them; Node's default (511)
+    // overflowed at ~200k connections here (SYN retries, then auth timeouts).
+    // The kernel caps it at net.core.somaxconn.
+    server.listen({ port: options.port, host: options.host, backlog: options.backlog ?? 4096 }, () => {
       server.off('error', reject);
       resolve();
     });
