@@ -21,71 +21,23 @@
  * one device are *enqueued* into the store in order (the embedded store
  * commits them in that order), while many are in flight.
  */
-import { randomUUID } from 'node:crypto';
-import {
-  FrameKind, ReceiptStatus, errorFrame, type AckFrame, type ReceiptFrame, type SendFrame, type ServerFrame,
-} from '../protocol/index.ts';
-import {
-  cast, isNormalExit, sameRef, send,
-  type ActorContext, type Behaviour, type CallResult, type ExitReason, type MonitorRef, type NoReplyResult, type Protocol, type Ref, type SystemMessage,
-} from '../supervisors/index.ts';
-import type { AppendResult, Device, DeviceAddress, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
+
+import { FrameKind, errorFrame, type ReceiptFrame, type SendFrame, type ServerFrame } from '../protocol/index.ts';
+import { isNormalExit, sameRef, send, type ActorContext, type Behaviour, type CallResult, type ExitReason, type NoReplyResult, type SystemMessage } from '../supervisors/index.ts';
+import type { AppendResult, DeviceAddress, InboxBatch, InboxEntry } from '../store/types.ts';
 import { INBOX_CURSOR_START } from '../store/types.ts';
 import { isParleyError } from '../protocol/errors.ts';
 import { DeliveryWindow } from './delivery-window.ts';
 import { planFanout } from './fanout.ts';
-import { decodeStoredMessage, decodeStoredReceipt, encodeStoredMessage, encodeStoredReceipt } from './inbox-payload.ts';
+import { encodeStoredMessage } from './inbox-payload.ts';
 import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
+import type { NotifyTarget, SessionInfo, SessionProtocol, SessionState } from './session-state.ts';
+import { devicesOf, notifyCopies, storeReceipt } from './session-store.ts';
+import { flushDelivered, onAck, onNotify, onRead, pump, restartDelivery } from './session-delivery.ts';
 
-/** Messages a session accepts. */
-export type SessionCall = { readonly t: 'attach'; readonly conn: ConnectionRef };
-export type SessionCast =
-  | { readonly t: 'frame'; readonly frame: SendFrame | AckFrame | ReceiptFrame }
-  | { readonly t: 'notify'; readonly entry: InboxEntry };
-type SessionInfo =
-  | { readonly t: 'appended'; readonly frame: SendFrame; readonly result: AppendResult }
-  | { readonly t: 'append-failed'; readonly rid: number; readonly error: unknown }
-  | { readonly t: 'read'; readonly entries: readonly InboxEntry[]; readonly asked: number; readonly generation: number }
-  | { readonly t: 'read-failed'; readonly error: unknown; readonly generation: number }
-  | { readonly t: 'mismatch'; readonly frame: ServerFrame }
-  | { readonly t: 'reply'; readonly frame: ServerFrame }
-  | { readonly t: 'flush-receipts' };
-export type SessionProtocol = Protocol<SessionCall, 'ok', SessionCast, SessionInfo>;
-export type SessionRef = Ref<SessionProtocol>;
-
-interface NotifyTarget {
-  readonly recipient: DeviceAddress;
-  readonly entry: Omit<InboxEntry, 'id'>;
-}
-
-/** The whole state of a session. */
-interface SessionState {
-  readonly device: DeviceAddress;
-  readonly services: ChatServices;
-  conn: ConnectionRef;
-  connMonitor: MonitorRef;
-  readonly window: DeliveryWindow<InboxEntry>;
-  /** Highest inbox id pushed to the device (or skipped as already seen). */
-  readCursor: InboxEntryId;
-  /** A read from the store is in flight. */
-  reading: boolean;
-  /** Entries may exist past readCursor that were not pushed (window full, or notified during a read). */
-  moreAvailable: boolean;
-  /** Bumped on takeover: completions of reads started for an older connection are ignored. */
-  generation: number;
-  /** Serialises the part of each send that must stay in order: planning and enqueueing the append. */
-  sendChain: Promise<void>;
-  /** The first send that failed with a retryable store error; later sends wait for its resend. */
-  readonly gate: { blockedOn: string | undefined };
-  /** Message ids acked by this device and not yet reported "delivered", per original sender user. */
-  readonly delivered: Map<string, string[]>;
-  receiptTimer: NodeJS.Timeout | undefined;
-  /** Highest inbox id whose deletion waits for the coalesced receipts. */
-  pendingAck: InboxEntryId | undefined;
-}
-
+export type { SessionCall, SessionCast, SessionProtocol, SessionRef } from './session-state.ts';
 /** Arguments of `init`. */
 export interface SessionArgs {
   readonly device: DeviceAddress;
@@ -251,189 +203,13 @@ function onAppended(state: SessionState, m: { frame: SendFrame; result: AppendRe
   outbound(state.conn, { kind: FrameKind.Sent, rid: m.frame.rid, messageId: m.frame.messageId, serverTime: m.result.serverTimestamp });
 }
 
-function notifyCopies(services: ChatServices, result: AppendResult, entries: readonly NotifyTarget[]): void {
-  const registry = services.system.registry;
-  for (let i = 0; i < result.copies.length; i++) {
-    const copy = result.copies[i]!;
-    const target = registry.whereis(sessionName(copy.recipient)) as SessionRef | undefined;
-    if (target !== undefined) cast(target, { t: 'notify', entry: { ...entries[i]!.entry, id: copy.id } });
-  }
-}
-
 // ---------------------------------------------------------------------------
-// receipts
+// read receipts
 
 function onReadReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: ReceiptFrame): void {
   // "delivered" goes before "read" for the same messages: flush the coalesced ones first.
   if (state.delivered.size > 0) flushDelivered(state, ctx);
   storeReceipt(state, ctx, frame.to, frame.status, frame.messageIds, frame.rid);
-}
-
-/** Stores a receipt for every device of `to` (the original sender) and notifies the online ones. */
-function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined): void {
-  const { services, device } = state;
-  const self = ctx.self;
-  state.sendChain = state.sendChain.then(async () => {
-    const devices = await devicesOf(services, to);
-    if (devices.length === 0) {
-      if (rid !== undefined) send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', rid, `unknown user ${to}`) });
-      return;
-    }
-    const serverTimestamp = services.now();
-    const payload = encodeStoredReceipt({ status, messageIds });
-    const clientMessageId = `rcpt.${randomUUID()}`;
-    const batch: InboxBatch = {
-      sender: device, clientMessageId, kind: 'receipt', serverTimestamp,
-      copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
-    };
-    const entries = batch.copies.map((c) => ({ recipient: c.recipient, entry: { sender: device, clientMessageId, kind: 'receipt' as const, serverTimestamp, payload } }));
-    await services.inbox.append(batch).then(
-      (result) => {
-        notifyCopies(services, result, entries);
-        if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
-      },
-      (error: unknown) => receiptFailed(state, self, rid, error),
-    );
-    // Without this catch a failed device lookup was an unhandled rejection (which ends
-    // the node process) and left sendChain rejected, so every later send of this
-    // device skipped its work and was answered with that stale error.
-  }).catch((error: unknown) => receiptFailed(state, self, rid, error));
-}
-
-function receiptFailed(state: SessionState, self: SessionRef, rid: number | undefined, error: unknown): void {
-  const { services, device } = state;
-  if (rid !== undefined) send(self, { t: 'append-failed', rid, error });
-  else services.log.warn({ event: 'session.receipt_store_failed', user: device.userId, device: device.deviceId, code: (error as { code?: string }).code });
-}
-
-/**
- * The devices of `userId`; empty for an unknown user. A well-formed wire id
- * (`[A-Za-z0-9._-]{1,64}`) that the account store refuses as input (it keys
- * users by UUID) names nobody: an unknown user, not a store failure.
- */
-async function devicesOf(services: ChatServices, userId: string): Promise<readonly Device[]> {
-  try {
-    return services.directory.cached(userId) ?? await services.directory.devicesOf(userId);
-  } catch (err) {
-    if (isParleyError(err) && err.code === 'PARLEY_ERR_STORE_INVALID_INPUT') return [];
-    throw err;
-  }
-}
-
-// ---------------------------------------------------------------------------
-// delivery
-
-/**
- * An ack releases deliveries. The inbox delete is enqueued only after the
- * "delivered" receipts for those messages (same write order, so the same or
- * an earlier commit): a crash can lose neither the message nor its receipt.
- * Receipts are coalesced for `receiptFlushMs`, and the delete waits with them.
- */
-function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: AckFrame): void {
-  const { services, device } = state;
-  const out = state.window.ack(frame.seqs);
-  if (out.ackUpTo !== undefined) state.pendingAck = out.ackUpTo;
-  for (const e of out.newlyAcked) {
-    if (e.kind !== 'message' || e.sender.userId === device.userId) continue;
-    let ids = state.delivered.get(e.sender.userId);
-    if (ids === undefined) state.delivered.set(e.sender.userId, (ids = []));
-    ids.push(e.clientMessageId);
-  }
-  if (state.delivered.size === 0) commitAck(state);
-  else if (state.receiptTimer === undefined) {
-    const self = ctx.self;
-    state.receiptTimer = setTimeout(() => send(self, { t: 'flush-receipts' }), services.settings.receiptFlushMs);
-  }
-  if (state.moreAvailable) pump(state, ctx);
-}
-
-/** Enqueues the range delete of everything acked so far, behind any receipt already enqueued. */
-function commitAck(state: SessionState): void {
-  const upTo = state.pendingAck;
-  if (upTo === undefined) return;
-  state.pendingAck = undefined;
-  const { services, device } = state;
-  state.sendChain = state.sendChain.then(() => {
-    services.inbox.ack(device, upTo).catch((err: unknown) => {
-      // Not fatal: the entries stay and are delivered again later, then dropped by the client.
-      services.log.warn({ event: 'session.ack_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
-    });
-  });
-}
-
-/** Stores the coalesced "delivered" receipts. */
-function flushDelivered(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
-  clearTimeout(state.receiptTimer);
-  state.receiptTimer = undefined;
-  const max = state.services.limits.maxIdsPerReceipt;
-  for (const [to, ids] of state.delivered) {
-    for (let i = 0; i < ids.length; i += max) storeReceipt(state, ctx, to, ReceiptStatus.Delivered, ids.slice(i, i + max), undefined);
-  }
-  state.delivered.clear();
-  commitAck(state);
-}
-
-function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry): void {
-  if (entry.id <= state.readCursor) return; // already pushed (the read saw it first)
-  if (!state.reading && !state.moreAvailable && state.window.hasRoom) {
-    push(state, entry);
-    return;
-  }
-  state.moreAvailable = true;
-  pump(state, ctx);
-}
-
-function push(state: SessionState, entry: InboxEntry): void {
-  const seq = state.window.push(entry.id, entry);
-  state.readCursor = entry.id;
-  outbound(state.conn, toFrame(seq, entry));
-}
-
-/** Starts a store read when entries may be waiting and the window has room. */
-function pump(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
-  if (state.reading || !state.moreAvailable || !state.window.hasRoom) return;
-  const { services, device } = state;
-  const asked = Math.min(services.settings.readBatch, state.window.capacity - state.window.size);
-  const generation = state.generation;
-  const self = ctx.self;
-  state.reading = true;
-  state.moreAvailable = false;
-  services.inbox.read(device, state.readCursor, asked).then(
-    (entries) => send(self, { t: 'read', entries, asked, generation }),
-    (error: unknown) => send(self, { t: 'read-failed', error, generation }),
-  );
-}
-
-function onRead(state: SessionState, ctx: ActorContext<SessionProtocol>, m: { entries: readonly InboxEntry[]; asked: number; generation: number }): void {
-  if (m.generation !== state.generation) return;
-  state.reading = false;
-  for (const entry of m.entries) {
-    if (entry.id > state.readCursor) push(state, entry);
-  }
-  if (m.entries.length === m.asked) state.moreAvailable = true;
-  pump(state, ctx);
-}
-
-/** After a takeover: forget what the old connection had not acked and read again from the inbox. */
-function restartDelivery(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
-  state.window.clear();
-  state.generation++;
-  state.reading = false;
-  state.readCursor = INBOX_CURSOR_START;
-  state.moreAvailable = true;
-  pump(state, ctx);
-}
-
-function toFrame(seq: number, e: InboxEntry): ServerFrame {
-  if (e.kind === 'receipt') {
-    const r = decodeStoredReceipt(e.payload);
-    return { kind: FrameKind.ReceiptNotice, seq, status: r.status, by: e.sender.userId, byDevice: e.sender.deviceId, serverTime: e.serverTimestamp, messageIds: [...r.messageIds] };
-  }
-  const m = decodeStoredMessage(e.payload);
-  return {
-    kind: FrameKind.Deliver, seq, from: e.sender.userId, fromDevice: e.sender.deviceId, messageId: e.clientMessageId,
-    serverTime: e.serverTimestamp, type: m.type, ciphertext: m.ciphertext,
-  };
 }
 
 function errorFor(rid: number, error: unknown): ServerFrame {
@@ -442,3 +218,4 @@ function errorFor(rid: number, error: unknown): ServerFrame {
   }
   return errorFrame('PARLEY_ERR_INTERNAL', rid, 'internal error');
 }
+

@@ -1,0 +1,129 @@
+/**
+ * A Session's delivery to its device: pushing announced or read entries
+ * through the delivery window, acks (cumulative inbox deletes behind the
+ * coalesced "delivered" receipts), and restarting after a takeover.
+ */
+import { FrameKind, ReceiptStatus, type AckFrame, type ServerFrame } from '../protocol/index.ts';
+import { send, type ActorContext } from '../supervisors/index.ts';
+import type { InboxEntry } from '../store/types.ts';
+import { INBOX_CURSOR_START } from '../store/types.ts';
+import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
+import { outbound } from './connection-protocol.ts';
+import type { SessionProtocol, SessionState } from './session-state.ts';
+import { storeReceipt } from './session-store.ts';
+
+// ---------------------------------------------------------------------------
+// delivery
+
+/**
+ * An ack releases deliveries. The inbox delete is enqueued only after the
+ * "delivered" receipts for those messages (same write order, so the same or
+ * an earlier commit): a crash can lose neither the message nor its receipt.
+ * Receipts are coalesced for `receiptFlushMs`, and the delete waits with them.
+ */
+export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: AckFrame): void {
+  const { services, device } = state;
+  const out = state.window.ack(frame.seqs);
+  if (out.ackUpTo !== undefined) state.pendingAck = out.ackUpTo;
+  for (const e of out.newlyAcked) {
+    if (e.kind !== 'message' || e.sender.userId === device.userId) continue;
+    let ids = state.delivered.get(e.sender.userId);
+    if (ids === undefined) state.delivered.set(e.sender.userId, (ids = []));
+    ids.push(e.clientMessageId);
+  }
+  if (state.delivered.size === 0) commitAck(state);
+  else if (state.receiptTimer === undefined) {
+    const self = ctx.self;
+    state.receiptTimer = setTimeout(() => send(self, { t: 'flush-receipts' }), services.settings.receiptFlushMs);
+  }
+  if (state.moreAvailable) pump(state, ctx);
+}
+
+/** Enqueues the range delete of everything acked so far, behind any receipt already enqueued. */
+function commitAck(state: SessionState): void {
+  const upTo = state.pendingAck;
+  if (upTo === undefined) return;
+  state.pendingAck = undefined;
+  const { services, device } = state;
+  state.sendChain = state.sendChain.then(() => {
+    services.inbox.ack(device, upTo).catch((err: unknown) => {
+      // Not fatal: the entries stay and are delivered again later, then dropped by the client.
+      services.log.warn({ event: 'session.ack_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
+    });
+  });
+}
+
+/** Stores the coalesced "delivered" receipts. */
+export function flushDelivered(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
+  clearTimeout(state.receiptTimer);
+  state.receiptTimer = undefined;
+  const max = state.services.limits.maxIdsPerReceipt;
+  for (const [to, ids] of state.delivered) {
+    for (let i = 0; i < ids.length; i += max) storeReceipt(state, ctx, to, ReceiptStatus.Delivered, ids.slice(i, i + max), undefined);
+  }
+  state.delivered.clear();
+  commitAck(state);
+}
+
+export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry): void {
+  if (entry.id <= state.readCursor) return; // already pushed (the read saw it first)
+  if (!state.reading && !state.moreAvailable && state.window.hasRoom) {
+    push(state, entry);
+    return;
+  }
+  state.moreAvailable = true;
+  pump(state, ctx);
+}
+
+function push(state: SessionState, entry: InboxEntry): void {
+  const seq = state.window.push(entry.id, entry);
+  state.readCursor = entry.id;
+  outbound(state.conn, toFrame(seq, entry));
+}
+
+/** Starts a store read when entries may be waiting and the window has room. */
+export function pump(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
+  if (state.reading || !state.moreAvailable || !state.window.hasRoom) return;
+  const { services, device } = state;
+  const asked = Math.min(services.settings.readBatch, state.window.capacity - state.window.size);
+  const generation = state.generation;
+  const self = ctx.self;
+  state.reading = true;
+  state.moreAvailable = false;
+  services.inbox.read(device, state.readCursor, asked).then(
+    (entries) => send(self, { t: 'read', entries, asked, generation }),
+    (error: unknown) => send(self, { t: 'read-failed', error, generation }),
+  );
+}
+
+export function onRead(state: SessionState, ctx: ActorContext<SessionProtocol>, m: { entries: readonly InboxEntry[]; asked: number; generation: number }): void {
+  if (m.generation !== state.generation) return;
+  state.reading = false;
+  for (const entry of m.entries) {
+    if (entry.id > state.readCursor) push(state, entry);
+  }
+  if (m.entries.length === m.asked) state.moreAvailable = true;
+  pump(state, ctx);
+}
+
+/** After a takeover: forget what the old connection had not acked and read again from the inbox. */
+export function restartDelivery(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
+  state.window.clear();
+  state.generation++;
+  state.reading = false;
+  state.readCursor = INBOX_CURSOR_START;
+  state.moreAvailable = true;
+  pump(state, ctx);
+}
+
+function toFrame(seq: number, e: InboxEntry): ServerFrame {
+  if (e.kind === 'receipt') {
+    const r = decodeStoredReceipt(e.payload);
+    return { kind: FrameKind.ReceiptNotice, seq, status: r.status, by: e.sender.userId, byDevice: e.sender.deviceId, serverTime: e.serverTimestamp, messageIds: [...r.messageIds] };
+  }
+  const m = decodeStoredMessage(e.payload);
+  return {
+    kind: FrameKind.Deliver, seq, from: e.sender.userId, fromDevice: e.sender.deviceId, messageId: e.clientMessageId,
+    serverTime: e.serverTimestamp, type: m.type, ciphertext: m.ciphertext,
+  };
+}

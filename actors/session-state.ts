@@ -1,0 +1,59 @@
+/**
+ * The messages a Session accepts and its state, declared in full in one
+ * place; the behaviour (session.ts), its store helpers (session-store.ts)
+ * and its delivery logic (session-delivery.ts) share them.
+ */
+import type { AckFrame, ReceiptFrame, SendFrame, ServerFrame } from '../protocol/index.ts';
+import type { MonitorRef, Protocol, Ref } from '../supervisors/index.ts';
+import type { AppendResult, DeviceAddress, InboxEntry, InboxEntryId } from '../store/types.ts';
+import { DeliveryWindow } from './delivery-window.ts';
+import type { ChatServices } from './chat-services.ts';
+import type { ConnectionRef } from './connection-protocol.ts';
+
+/** Messages a session accepts. */
+export type SessionCall = { readonly t: 'attach'; readonly conn: ConnectionRef };
+export type SessionCast =
+  | { readonly t: 'frame'; readonly frame: SendFrame | AckFrame | ReceiptFrame }
+  | { readonly t: 'notify'; readonly entry: InboxEntry };
+export type SessionInfo =
+  | { readonly t: 'appended'; readonly frame: SendFrame; readonly result: AppendResult }
+  | { readonly t: 'append-failed'; readonly rid: number; readonly error: unknown }
+  | { readonly t: 'read'; readonly entries: readonly InboxEntry[]; readonly asked: number; readonly generation: number }
+  | { readonly t: 'read-failed'; readonly error: unknown; readonly generation: number }
+  | { readonly t: 'mismatch'; readonly frame: ServerFrame }
+  | { readonly t: 'reply'; readonly frame: ServerFrame }
+  | { readonly t: 'flush-receipts' };
+export type SessionProtocol = Protocol<SessionCall, 'ok', SessionCast, SessionInfo>;
+export type SessionRef = Ref<SessionProtocol>;
+
+export interface NotifyTarget {
+  readonly recipient: DeviceAddress;
+  readonly entry: Omit<InboxEntry, 'id'>;
+}
+
+/** The whole state of a session. */
+export interface SessionState {
+  readonly device: DeviceAddress;
+  readonly services: ChatServices;
+  conn: ConnectionRef;
+  connMonitor: MonitorRef;
+  readonly window: DeliveryWindow<InboxEntry>;
+  /** Highest inbox id pushed to the device (or skipped as already seen). */
+  readCursor: InboxEntryId;
+  /** A read from the store is in flight. */
+  reading: boolean;
+  /** Entries may exist past readCursor that were not pushed (window full, or notified during a read). */
+  moreAvailable: boolean;
+  /** Bumped on takeover: completions of reads started for an older connection are ignored. */
+  generation: number;
+  /** Serialises the part of each send that must stay in order: planning and enqueueing the append. */
+  sendChain: Promise<void>;
+  /** The first send that failed with a retryable store error; later sends wait for its resend. */
+  readonly gate: { blockedOn: string | undefined };
+  /** Message ids acked by this device and not yet reported "delivered", per original sender user. */
+  readonly delivered: Map<string, string[]>;
+  receiptTimer: NodeJS.Timeout | undefined;
+  /** Highest inbox id whose deletion waits for the coalesced receipts. */
+  pendingAck: InboxEntryId | undefined;
+}
+
