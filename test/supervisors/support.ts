@@ -104,17 +104,7 @@ export function collectReports(sys: ActorSystem): Report[] {
   return out;
 }
 
-/** A deterministic PRNG (mulberry32) for tests that pick at random. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../support/prng.ts';
 
 /** Refs of the running children by id. */
 export function refsById(children: readonly { id: string | undefined; ref: Ref | undefined }[]): Map<string, Ref | undefined> {

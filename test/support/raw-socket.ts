@@ -17,6 +17,7 @@ import {
   type ChallengeFrame, type ClientFrame, type Frame, type ServerFrame, type WelcomeFrame,
 } from '../../protocol/index.ts';
 import type { DeviceCredentials, IdentitySigner } from '../../client/index.ts';
+import { prng } from './prng.ts';
 
 /** How a socket ended. */
 export interface CloseInfo {
@@ -182,18 +183,12 @@ export async function waitUntil(condition: () => boolean, what: string, boundMs 
   }
 }
 
-/** Small deterministic PRNG (mulberry32): the same seed gives the same storm every run. */
+/** Seeded randomness for fuzz storms (prng.ts): the same seed gives the same storm every run. */
 export class SeededRandom {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
   /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = prng(seed);
   }
   /** Integer in [0, n). */
   int(n: number): number {
