@@ -7,6 +7,7 @@
  * corrects, never deliver to a removed device (the store refuses the copy's
  * recipient lookups later on login).
  */
+import { isParleyError } from '../protocol/errors.ts';
 import type { AccountStore, Device, UserId } from '../store/types.ts';
 
 /** Options of the directory. */
@@ -48,11 +49,21 @@ export class DeviceDirectory {
     return e.devices;
   }
 
-  /** The user's devices (empty for an unknown user). */
+  /**
+   * The user's devices; empty for an unknown user. A well-formed wire id that
+   * the account store refuses as input (it keys users by UUID) names nobody:
+   * an unknown user, not a store failure.
+   */
   async devicesOf(userId: UserId): Promise<readonly Device[]> {
     const hit = this.cached(userId);
     if (hit !== undefined) return hit;
-    const devices = await this.accounts.listDevices(userId);
+    let devices: Device[];
+    try {
+      devices = await this.accounts.listDevices(userId);
+    } catch (err) {
+      if (isParleyError(err) && err.code === 'PARLEY_ERR_STORE_INVALID_INPUT') return [];
+      throw err;
+    }
     if (this.cache.size >= this.maxUsers) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(userId, { devices, at: this.now() });
     return devices;

@@ -5,8 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { FrameKind, ReceiptStatus, errorFrame } from '../protocol/index.ts';
 import { cast, send, type ActorContext } from '../supervisors/index.ts';
-import type { AppendResult, Device, InboxBatch } from '../store/types.ts';
-import { isParleyError } from '../protocol/errors.ts';
+import type { AppendResult, InboxBatch } from '../store/types.ts';
 import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName, type ChatServices } from './chat-services.ts';
 import type { NotifyTarget, SessionProtocol, SessionRef, SessionState } from './session-state.ts';
@@ -19,7 +18,7 @@ export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProto
   const { services, device } = state;
   const self = ctx.self;
   state.sendChain = state.sendChain.then(async () => {
-    const devices = await devicesOf(services, to);
+    const devices = await services.directory.devicesOf(to);
     if (devices.length === 0) {
       if (rid !== undefined) send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', rid, `unknown user ${to}`) });
       return;
@@ -49,20 +48,6 @@ function receiptFailed(state: SessionState, self: SessionRef, rid: number | unde
   const { services, device } = state;
   if (rid !== undefined) send(self, { t: 'append-failed', rid, error });
   else services.log.warn({ event: 'session.receipt_store_failed', user: device.userId, device: device.deviceId, code: (error as { code?: string }).code });
-}
-
-/**
- * The devices of `userId`; empty for an unknown user. A well-formed wire id
- * (`[A-Za-z0-9._-]{1,64}`) that the account store refuses as input (it keys
- * users by UUID) names nobody: an unknown user, not a store failure.
- */
-export async function devicesOf(services: ChatServices, userId: string): Promise<readonly Device[]> {
-  try {
-    return services.directory.cached(userId) ?? await services.directory.devicesOf(userId);
-  } catch (err) {
-    if (isParleyError(err) && err.code === 'PARLEY_ERR_STORE_INVALID_INPUT') return [];
-    throw err;
-  }
 }
 
 export function notifyCopies(services: ChatServices, result: AppendResult, entries: readonly NotifyTarget[]): void {

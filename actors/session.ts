@@ -34,7 +34,7 @@ import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
 import type { NotifyTarget, SessionInfo, SessionProtocol, SessionState } from './session-state.ts';
-import { devicesOf, notifyCopies, storeReceipt } from './session-store.ts';
+import { notifyCopies, storeReceipt } from './session-store.ts';
 import { flushDelivered, onAck, onNotify, onRead, pump, restartDelivery } from './session-delivery.ts';
 
 export type { SessionCall, SessionCast, SessionProtocol, SessionRef } from './session-state.ts';
@@ -153,12 +153,12 @@ function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: 
       }
       gate.blockedOn = undefined;
     }
-    const recipients = await devicesOf(services, frame.to);
+    const recipients = await services.directory.devicesOf(frame.to);
     if (recipients.length === 0) {
       send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', frame.rid, `unknown user ${frame.to}`) });
       return;
     }
-    const own = frame.to === device.userId ? recipients : await devicesOf(services, device.userId);
+    const own = frame.to === device.userId ? recipients : await services.directory.devicesOf(device.userId);
     const plan = planFanout(device, frame.to, frame.envelopes, recipients, own);
     if (!plan.ok) {
       send(self, { t: 'mismatch', frame: { kind: FrameKind.MismatchedDevices, rid: frame.rid, userId: frame.to, missing: plan.missing, extra: plan.extra, stale: plan.stale } });
