@@ -237,6 +237,36 @@ export interface InboxStore {
    * keys with serverTimestamp ≤ now − dedupRetentionMs.
    */
   purgeExpired(now: number): Promise<PurgeResult>;
+  /**
+   * Present when several processes (cluster nodes) may append to one device
+   * concurrently, so a device's entries may become visible out of id order
+   * (absent: one writer, commit order = id order, cumulative `ack` is safe).
+   */
+  readonly multiWriter?: MultiWriterInbox;
+}
+
+/**
+ * The inbox of a cluster: every node appends with its own sequencer, so an
+ * entry minted earlier (smaller id) may commit after a larger one was read.
+ * A reader therefore never range-deletes: it deletes exactly the entries its
+ * device acked, and advances the stored cursor only below ids it verified.
+ *
+ * Guarantee: an append that succeeded was visible to reads by the time its
+ * id is at or below `horizonCursor(now)` (an append whose writes took longer
+ * than `horizonMs / 2` after minting is undone and rejected retryably), so a
+ * read issued at time t sees every successful entry ≤ `horizonCursor(t)`.
+ */
+export interface MultiWriterInbox {
+  /** Commit horizon (ms): every successful append is visible this long after its id was minted. */
+  readonly horizonMs: number;
+  /** The largest cursor such that every entry at or below it that will ever be visible already is (at `now`). */
+  horizonCursor(now: number): InboxCursor;
+  /**
+   * Deletes exactly the entries `ids` of `device` (point deletes; entries not
+   * named stay even if older) and raises the stored cursor to `cursor` (never
+   * lowers it; reads then start above it). Idempotent.
+   */
+  ackIds(device: DeviceAddress, ids: readonly InboxEntryId[], cursor: InboxCursor): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------
