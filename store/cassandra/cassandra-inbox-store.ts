@@ -34,6 +34,18 @@
  * that last write fails, the copies stay and the append rejects; the retry
  * then finds the dedup row (if it landed after all) or stores again (duplicate).
  *
+ * Multi-writer mode (`commitHorizonMs` set; a cluster, where every node runs
+ * its own store and sequencer against one keyspace): the sequencer orders
+ * only this process's appends, so a smaller id minted here may commit after
+ * another node's larger id was read and acked, and a cumulative ack would
+ * delete or skip it. The store then exposes `multiWriter` (store/types.ts
+ * MultiWriterInbox): an append whose copies took longer than horizon/2 after
+ * minting is undone and rejected retryably (so every successful entry is
+ * visible once `horizonCursor(now)` passes its id, allowing horizon/2 of clock
+ * skew between nodes), and the reader acks with point deletes (`ackIds`)
+ * plus a cursor it verified below the horizon. The horizon must exceed twice
+ * the clock skew between any two nodes.
+ *
  * Every statement is idempotent (explicit primary keys, range deletes,
  * overwrites), so all run with `isIdempotent: true` and the driver may retry
  * or speculatively repeat them.
@@ -52,12 +64,13 @@ import {
   type InboxEntryKind,
   type InboxRetention,
   type InboxStore,
+  type MultiWriterInbox,
   type PurgeResult,
 } from '../types.ts';
 import { checkClientMessageId, checkCopy, checkDeviceAddress, checkKind, checkReadLimit, checkTimestamp } from '../validate.ts';
 import { translateCassandraError } from './cassandra-errors.ts';
 import { DeviceSequencer, DeviceSequencers, type DeviceState } from './device-sequencer.ts';
-import { checkInboxId, encodeInboxId, idOfTimeuuid, msOfTicks, randomIdTail, ticksOfId, ticksOfMs, timeuuidOfId } from './inbox-id.ts';
+import { checkInboxId, encodeInboxId, idOfTimeuuid, lowestIdAt, msOfTicks, randomIdTail, ticksOfId, ticksOfMs, timeuuidOfId } from './inbox-id.ts';
 import { checkKeyspace } from './migrations.ts';
 
 /** Consistency levels by name (cassandra-driver `types.consistencies`). */
@@ -75,7 +88,17 @@ export interface CassandraInboxSettings {
   readonly now?: () => number;
   /** Idle device sequencers kept in memory. @default 100_000 */
   readonly maxSequencers?: number;
+  /**
+   * Multi-writer mode (several nodes append to one device): every successful
+   * append is visible this long after its ids were minted, and the store
+   * exposes `multiWriter`. Integer ≥ 1000, above twice the nodes' clock skew.
+   * @default undefined (one writer per device: `multiWriter` is undefined)
+   */
+  readonly commitHorizonMs?: number;
 }
+
+/** The shortest commit horizon accepted: below it, one slow write would reject appends routinely. */
+export const MIN_COMMIT_HORIZON_MS = 1000;
 
 export const DEFAULT_CASSANDRA_INBOX_SETTINGS = {
   consistency: 'localQuorum',
@@ -102,12 +125,16 @@ export class CassandraInboxStore implements InboxStore {
   private readonly bucketTtl: number;
   private readonly bucketMs: number;
   private readonly now: () => number;
+  /** Set in multi-writer mode only. */
+  private readonly commitHorizonMs: number | undefined;
   private readonly options: cassandra.QueryOptions;
   private readonly cql: Record<
     | 'insertEntry' | 'deleteEntry' | 'insertBucket' | 'listBuckets' | 'lastBucket' | 'newestId' | 'readAfter' | 'readAll'
     | 'countAfter' | 'countAll' | 'ackRange' | 'getCursor' | 'setCursor' | 'getDedup' | 'insertDedup',
     string
   >;
+  /** Present in multi-writer mode (`commitHorizonMs` set), see the header. */
+  readonly multiWriter: MultiWriterInbox | undefined;
   private readonly sequencers: DeviceSequencers;
   /** Appends in flight by dedup key: a concurrent retry waits for the original instead of racing it. */
   private readonly inFlight = new Map<string, Promise<AppendResult>>();
@@ -130,6 +157,19 @@ export class CassandraInboxStore implements InboxStore {
     this.dedupTtl = ttlSeconds('dedupRetentionMs', this.retention.dedupRetentionMs);
     this.bucketTtl = ttlSeconds('inboxRetentionMs', this.retention.inboxRetentionMs + this.bucketMs);
     this.now = settings.now ?? Date.now;
+    const horizon = settings.commitHorizonMs;
+    if (horizon !== undefined && (!Number.isSafeInteger(horizon) || horizon < MIN_COMMIT_HORIZON_MS)) {
+      throw invalidInput('commitHorizonMs', `not an integer ≥ ${MIN_COMMIT_HORIZON_MS}`);
+    }
+    this.commitHorizonMs = horizon;
+    this.multiWriter =
+      horizon === undefined
+        ? undefined
+        : {
+            horizonMs: horizon,
+            horizonCursor: (now) => this.horizonCursor(horizon, now),
+            ackIds: (device, ids, cursor) => this.ackIds(device, ids, cursor),
+          };
     this.sequencers = new DeviceSequencers(settings.maxSequencers ?? DEFAULT_CASSANDRA_INBOX_SETTINGS.maxSequencers);
     const consistency = cassandra.types.consistencies[settings.consistency ?? DEFAULT_CASSANDRA_INBOX_SETTINGS.consistency];
     if (consistency === undefined) throw invalidInput('consistency', 'not a consistency level name');
@@ -215,11 +255,12 @@ export class CassandraInboxStore implements InboxStore {
     try {
       const bySeqKey = new Map<string, DeviceSequencer>(sequencers.map((s) => [s.key, s]));
       const states = await Promise.all(copies.map((c) => this.deviceState(bySeqKey.get(deviceKey(c.recipient))!, c.recipient)));
-      const nowTicks = ticksOfMs(this.now());
+      const mintMs = this.now();
+      const nowTicks = ticksOfMs(mintMs);
       const planned: PlannedCopy[] = copies.map((c, i) => {
         const state = states[i]!;
         const ticks = DeviceSequencer.mint(state, nowTicks);
-        const bucket = Math.floor(msOfTicks(ticks) / this.bucketMs);
+        const bucket = this.bucketOf(ticks);
         return { recipient: c.recipient, state, id: encodeInboxId(ticks, this.idTail), bucket, newBucket: !state.knownBuckets.has(bucket) };
       });
       const sts = BigInt(serverTimestamp);
@@ -240,6 +281,13 @@ export class CassandraInboxStore implements InboxStore {
       if (failed !== undefined) {
         await this.compensate(planned);
         throw failed.reason;
+      }
+      if (this.commitHorizonMs !== undefined && this.now() - mintMs > this.commitHorizonMs / 2) {
+        // a reader may already have passed these ids (see the header): undo, the sender retries with new ids
+        await this.compensate(planned);
+        throw new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', `inbox.append: exceeded the commit deadline (${this.commitHorizonMs / 2} ms after minting); undone`, {
+          details: { operation: 'inbox.append', reason: 'commit deadline exceeded', deadlineMs: this.commitHorizonMs / 2 },
+        });
       }
       for (const p of planned) p.state.knownBuckets.add(p.bucket);
       const out: AppendedCopy[] = planned.map((p) => ({ recipient: { userId: p.recipient.userId, deviceId: p.recipient.deviceId }, id: p.id }));
@@ -296,7 +344,7 @@ export class CassandraInboxStore implements InboxStore {
     try {
       const state = await this.deviceState(sequencers[0]!, device);
       if (state.ackedUpTo !== '' && upToId <= state.ackedUpTo) return;
-      const lastBucket = Math.floor(msOfTicks(ticksOfId(upToId)) / this.bucketMs);
+      const lastBucket = this.bucketOf(ticksOfId(upToId));
       const buckets = (await this.bucketsFrom(device, state.ackedUpTo || undefined)).filter((b) => b <= lastBucket);
       const uuid = timeuuidOfId(upToId);
       // one range tombstone per bucket the ack covers (usually one), plus the cursor
@@ -308,6 +356,58 @@ export class CassandraInboxStore implements InboxStore {
       // an ack above every id minted so far must not let a later id fall below the cursor
       const ticks = ticksOfId(upToId);
       if (ticks > state.floorTicks) state.floorTicks = ticks;
+    } finally {
+      release();
+    }
+  }
+
+  /** MultiWriterInbox.horizonCursor: the lowest id of the tick `horizon` ms before `now`. */
+  private horizonCursor(horizon: number, now: number): InboxCursor {
+    checkTimestamp('now', now);
+    return lowestIdAt(ticksOfMs(now - horizon));
+  }
+
+  /**
+   * MultiWriterInbox.ackIds: the point deletes as one UNLOGGED batch per
+   * bucket (each id's bucket from its own timestamp; usually one), beside the
+   * cursor row when `cursor` is above this process's cached one. A
+   * single-partition batch is one mutation (no batchlog; the server's batch
+   * size limits skip it) and one round trip: faster than concurrent point
+   * deletes for 10-50 ids on a local node, the same for one. Under the
+   * device's lock, like `ack`; every write settles before it is released.
+   */
+  private async ackIds(device: DeviceAddress, ids: readonly InboxEntryId[], cursor: InboxCursor): Promise<void> {
+    checkDeviceAddress('device', device);
+    if (!Array.isArray(ids)) throw invalidInput('ids', 'not an array');
+    const acked = new Set<string>();
+    for (let i = 0; i < ids.length; i++) {
+      const id = checkInboxId(`ids[${i}]`, ids[i]);
+      if (id === undefined) throw invalidInput(`ids[${i}]`, 'not an inbox id of this store');
+      acked.add(id);
+    }
+    const cursorId = checkInboxId('cursor', cursor);
+    this.checkOpen('ackIds');
+    const { sequencers, release } = await this.sequencers.lockAll([deviceKey(device)]);
+    try {
+      const state = await this.deviceState(sequencers[0]!, device);
+      const raise = cursorId !== undefined && (state.ackedUpTo === '' || cursorId > state.ackedUpTo);
+      const { userId, deviceId } = device;
+      const byBucket = new Map<number, Array<{ query: string; params: unknown[] }>>();
+      for (const id of acked) {
+        const bucket = this.bucketOf(ticksOfId(id));
+        let deletes = byBucket.get(bucket);
+        if (deletes === undefined) byBucket.set(bucket, (deletes = []));
+        deletes.push({ query: this.cql.deleteEntry, params: [userId, deviceId, bucket, timeuuidOfId(id)] });
+      }
+      const writes: Array<Promise<unknown>> = [...byBucket.values()].map((deletes) => this.execBatch('ackIds', deletes));
+      if (raise) writes.push(this.exec('ackIds', this.cql.setCursor, [userId, deviceId, timeuuidOfId(cursorId), this.bucketTtl]));
+      const failed = (await Promise.allSettled(writes)).find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      if (raise) {
+        state.ackedUpTo = cursorId;
+        const ticks = ticksOfId(cursorId);
+        if (ticks > state.floorTicks) state.floorTicks = ticks;
+      }
     } finally {
       release();
     }
@@ -337,7 +437,7 @@ export class CassandraInboxStore implements InboxStore {
 
   /** Buckets of `device` that may hold entries above `start`, ascending. */
   private async bucketsFrom(device: DeviceAddress, start: string | undefined): Promise<number[]> {
-    const first = start === undefined ? -0x8000_0000 : Math.floor(msOfTicks(ticksOfId(start)) / this.bucketMs);
+    const first = start === undefined ? -0x8000_0000 : this.bucketOf(ticksOfId(start));
     const rs = await this.exec('buckets', this.cql.listBuckets, [device.userId, device.deviceId, first]);
     return rs.rows.map((r) => r['bucket'] as number);
   }
@@ -369,6 +469,11 @@ export class CassandraInboxStore implements InboxStore {
     });
   }
 
+  /** The time bucket (inbox partition) of an id's timestamp. */
+  private bucketOf(ticks: bigint): number {
+    return Math.floor(msOfTicks(ticks) / this.bucketMs);
+  }
+
   private checkOpen(operation: string): void {
     if (this.closed) throw new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', `${operation}: the store is closed`, { details: { operation } });
   }
@@ -377,6 +482,16 @@ export class CassandraInboxStore implements InboxStore {
     this.checkOpen(operation);
     try {
       return await this.client.execute(cql, params, this.options);
+    } catch (err) {
+      throw translateCassandraError(err, `inbox.${operation}`);
+    }
+  }
+
+  /** An UNLOGGED batch: meant for statements on one partition only (one mutation). */
+  private async execBatch(operation: string, queries: Array<{ query: string; params: unknown[] }>): Promise<void> {
+    this.checkOpen(operation);
+    try {
+      await this.client.batch(queries, { ...this.options, logged: false });
     } catch (err) {
       throw translateCassandraError(err, `inbox.${operation}`);
     }

@@ -10,11 +10,11 @@
  * lock from minting the id until the write has settled makes mint order =
  * commit order on this node.
  *
- * Across nodes the same holds only if one node appends to a device at a
- * time: the cluster layer (issue 7) routes a device's appends to its owner
- * node. When ownership moves, the new owner's sequencer starts above the
- * device's acked cursor and its newest stored id (`floorTicks`, loaded on
- * first use), so a new owner whose clock is behind still mints larger ids.
+ * Across nodes this orders nothing: in a cluster, ordering across nodes is
+ * the reader's job via MultiWriterInbox (commit horizon + point acks), see
+ * store/types.ts. A sequencer still starts above the device's acked cursor
+ * and its newest stored id (`floorTicks`, loaded on first use), so a process
+ * whose clock is behind the previous writer's still mints larger ids.
  *
  * A batch addressing several devices takes their locks in one global order
  * (sorted keys), so two batches never wait on each other in a cycle.

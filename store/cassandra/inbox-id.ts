@@ -8,10 +8,17 @@
  *
  * A timeuuid's own text form puts time_low first, so it does not sort by
  * time; this one does, so plain string order = timestamp order, which is the
- * order Cassandra clusters a timeuuid column in. Within one recipient device
- * the sequencer never mints two ids with the same timestamp, so the clock
- * seq/node tail (which Cassandra compares as signed bytes, not as our hex)
- * never decides an order that matters.
+ * order Cassandra clusters a timeuuid column in.
+ *
+ * Cassandra breaks a timestamp tie by comparing the tail as *signed* bytes,
+ * which disagrees with hex order for bytes ≥ 0x80. One process never mints
+ * two ids of one device with the same timestamp, but two nodes appending to
+ * one device (multi-writer mode) can, and a horizon cursor (`lowestIdAt`)
+ * shares its timestamp with any id minted in that tick. So every tail this
+ * code mints keeps bytes 1..7 in 0x00..0x7f, where signed and unsigned order
+ * agree (byte 0 carries the variant, 0x80..0xbf, monotone in both): among
+ * such tails string order = Cassandra order, and `LOWEST_ID_TAIL` is below
+ * all of them in both.
  */
 import { randomBytes } from 'node:crypto';
 import { invalidInput } from '../errors.ts';
@@ -34,14 +41,27 @@ export function msOfTicks(ticks: bigint): number {
 
 /**
  * clock seq + node of the ids this process mints (16 hex): random, with the
- * RFC 4122 variant bits and the node's multicast bit set (a random node id).
- * Per device the timestamp alone is unique, so this only has to be well formed.
+ * RFC 4122 variant bits and the node's multicast bit set (a random node id),
+ * bytes 1..7 below 0x80 (see the header: hex order = Cassandra order). Two
+ * writers to one device tell their same-tick ids apart by it (55 random bits).
  */
 export function randomIdTail(): string {
   const b = randomBytes(8);
   b[0] = (b[0]! & 0x3f) | 0x80;
+  for (let i = 1; i < 8; i++) b[i] = b[i]! & 0x7f;
   b[2] = b[2]! | 0x01;
   return b.toString('hex');
+}
+
+/** Below every tail `randomIdTail` mints, in hex and in Cassandra order (the multicast bit makes minted tails larger). */
+export const LOWEST_ID_TAIL = '8000000000000000';
+
+/**
+ * The cursor just below every id minted at `ticks` or later and above every
+ * id minted earlier (a commit horizon, see CassandraInboxStore.multiWriter).
+ */
+export function lowestIdAt(ticks: bigint): string {
+  return encodeInboxId(ticks, LOWEST_ID_TAIL);
 }
 
 export function encodeInboxId(ticks: bigint, tail: string): string {

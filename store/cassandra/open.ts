@@ -41,6 +41,12 @@ export interface CassandraInboxOptions {
   readonly reconnectMaxDelayMs?: number;
   /** Clock for minting ids (tests). @default Date.now */
   readonly now?: () => number;
+  /**
+   * Multi-writer mode: several nodes append to one device (a cluster); the
+   * inbox then has `multiWriter`. Integer ≥ 1000 ms, above twice the nodes'
+   * clock skew (PARLEY_COMMIT_HORIZON_MS). @default undefined (one writer per device)
+   */
+  readonly commitHorizonMs?: number;
 }
 
 export interface CassandraInbox {
@@ -77,6 +83,15 @@ export async function openCassandraInbox(options: CassandraInboxOptions): Promis
       ),
     },
   });
+  // validates the settings before any connection is made (nothing to shut down if they are invalid)
+  const inbox = new CassandraInboxStore(client, {
+    keyspace: options.keyspace,
+    ...(options.retention ? { retention: options.retention } : {}),
+    ...(options.consistency ? { consistency: options.consistency } : {}),
+    ...(options.bucketMs ? { bucketMs: options.bucketMs } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.commitHorizonMs !== undefined ? { commitHorizonMs: options.commitHorizonMs } : {}),
+  });
   try {
     try {
       await client.connect();
@@ -88,13 +103,6 @@ export async function openCassandraInbox(options: CassandraInboxOptions): Promis
     await client.shutdown().catch(() => {});
     throw err;
   }
-  const inbox = new CassandraInboxStore(client, {
-    keyspace: options.keyspace,
-    ...(options.retention ? { retention: options.retention } : {}),
-    ...(options.consistency ? { consistency: options.consistency } : {}),
-    ...(options.bucketMs ? { bucketMs: options.bucketMs } : {}),
-    ...(options.now ? { now: options.now } : {}),
-  });
   let shut: Promise<void> | undefined;
   return {
     inbox,
