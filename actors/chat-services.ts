@@ -4,7 +4,7 @@
  * node (server/) and passed to every Connection and Session in `init`.
  */
 import type { ProtocolLimits } from '../protocol/index.ts';
-import type { ActorSystem, PartitionedSupervisor } from '../supervisors/index.ts';
+import type { ActorSystem, PartitionedSupervisor, Ref } from '../supervisors/index.ts';
 import type { AccountStore, DeviceAddress, InboxStore, PresenceStore } from '../store/types.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import type { KeysService } from './keys-service.ts';
@@ -62,6 +62,13 @@ export interface ChatServices {
   readonly system: ActorSystem;
   /** The partitioned supervisor sessions run under (keyed by session name). */
   readonly sessionSupervisor: PartitionedSupervisor;
+  /** Sessions running on this node (they add and remove themselves): the node tells them to resync. */
+  readonly localSessions: Set<Ref>;
+  /**
+   * Present on a clustered node: claims a session name cluster-wide, taking
+   * it over from a session on another node (which closes its connection 4409).
+   */
+  readonly cluster?: { claimSession(name: string, ref: Ref): Promise<void> };
   readonly limits: ProtocolLimits;
   readonly settings: ChatSettings;
   readonly log: ChatLog;

@@ -29,7 +29,7 @@ import {
 } from '../protocol/index.ts';
 import { isParleyError } from '../protocol/errors.ts';
 import {
-  call, cast, isNormalExit, sameRef, send, startPartitionedChild, worker,
+  call, cast, exit, isNormalExit, sameRef, send, startPartitionedChild, worker,
   type ActorContext, type Behaviour, type MonitorRef, type NoReplyResult, type SystemMessage,
 } from '../supervisors/index.ts';
 import type { DeviceAddress } from '../store/types.ts';
@@ -277,11 +277,28 @@ function verify(identityKey: Uint8Array, message: Uint8Array, signature: Uint8Ar
   }
 }
 
-/** The device's session: attach to the running one (takeover) or start it. */
+/**
+ * The device's session: attach to the running one on this node (takeover) or
+ * start it. In a cluster a session of the device on another node is taken
+ * over by name: a new one starts here and claims the name; the old one
+ * closes its connection 4409 and stops.
+ */
 async function openSession(services: ChatServices, device: DeviceAddress, conn: ConnectionRef): Promise<SessionRef> {
   const name = sessionName(device);
   for (let attempt = 0; attempt < 3; attempt++) {
     const existing = services.system.registry.whereis(name) as SessionRef | undefined;
+    const cluster = services.cluster;
+    if (cluster !== undefined && (existing === undefined || existing.node !== services.system.node)) {
+      const spec = worker('session', SESSION, { device, conn, services }, { restart: 'temporary' });
+      const ref = (await startPartitionedChild(services.sessionSupervisor, spec, name)) as SessionRef;
+      try {
+        await cluster.claimSession(name, ref);
+      } catch (err) {
+        exit(ref, 'kill');
+        throw err;
+      }
+      return ref;
+    }
     if (existing !== undefined) {
       try {
         await call(existing, { t: 'attach', conn });

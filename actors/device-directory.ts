@@ -18,6 +18,8 @@ export interface DeviceDirectoryOptions {
   readonly maxUsers?: number;
   /** @default Date.now */
   readonly now?: () => number;
+  /** Called by `invalidate` (a clustered node tells the other nodes to `forget` the user). */
+  readonly onInvalidate?: (userId: UserId) => void;
 }
 
 interface CacheEntry {
@@ -31,8 +33,10 @@ export class DeviceDirectory {
   private readonly ttlMs: number;
   private readonly maxUsers: number;
   private readonly now: () => number;
+  private readonly onInvalidate: ((userId: UserId) => void) | undefined;
 
   constructor(private readonly accounts: AccountStore, options: DeviceDirectoryOptions = {}) {
+    this.onInvalidate = options.onInvalidate;
     this.ttlMs = options.ttlMs ?? 30_000;
     this.maxUsers = options.maxUsers ?? 100_000;
     this.now = options.now ?? Date.now;
@@ -69,8 +73,14 @@ export class DeviceDirectory {
     return devices;
   }
 
-  /** Forgets the user's list (after a device was added or removed). */
+  /** Forgets the user's list (after a device was added or removed here), and tells the other nodes. */
   invalidate(userId: UserId): void {
+    this.cache.delete(userId);
+    this.onInvalidate?.(userId);
+  }
+
+  /** Forgets the user's list (another node changed the user's devices). */
+  forget(userId: UserId): void {
     this.cache.delete(userId);
   }
 }

@@ -11,6 +11,7 @@ import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
 import { outbound } from './connection-protocol.ts';
 import type { SessionProtocol, SessionState } from './session-state.ts';
 import { storeReceipt } from './session-store.ts';
+import { applyVerified, lateNotify, resetMultiWriter, scheduleVerify, touch } from './session-multiwriter.ts';
 
 // ---------------------------------------------------------------------------
 // delivery
@@ -24,7 +25,15 @@ import { storeReceipt } from './session-store.ts';
 export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: AckFrame): void {
   const { services, device } = state;
   const out = state.window.ack(frame.seqs);
-  if (out.ackUpTo !== undefined) state.pendingAck = out.ackUpTo;
+  const mw = state.mw;
+  if (mw !== undefined) {
+    // Point deletes of exactly what was acked (a late entry may sit between them).
+    touch(mw, services.now());
+    for (const e of out.newlyAcked) {
+      mw.recent.set(e.id, true);
+      mw.toDelete.push(e.id);
+    }
+  } else if (out.ackUpTo !== undefined) state.pendingAck = out.ackUpTo;
   for (const e of out.newlyAcked) {
     if (e.kind !== 'message' || e.sender.userId === device.userId) continue;
     let ids = state.delivered.get(e.sender.userId);
@@ -36,11 +45,25 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
     const self = ctx.self;
     state.receiptTimer = setTimeout(() => send(self, { t: 'flush-receipts' }), services.settings.receiptFlushMs);
   }
-  if (state.moreAvailable) pump(state, ctx);
+  if (mw !== undefined) scheduleVerify(state, ctx);
+  if (state.moreAvailable || (mw !== undefined && mw.late.length > 0)) pump(state, ctx);
 }
 
 /** Enqueues the range delete of everything acked so far, behind any receipt already enqueued. */
 function commitAck(state: SessionState): void {
+  const mw = state.mw;
+  if (mw !== undefined) {
+    if (mw.toDelete.length === 0) return;
+    const ids = mw.toDelete;
+    mw.toDelete = [];
+    const { services, device } = state;
+    state.sendChain = state.sendChain.then(() => {
+      mw.inbox.ackIds(device, ids, mw.cursor).catch((err: unknown) => {
+        services.log.warn({ event: 'session.ack_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
+      });
+    });
+    return;
+  }
   const upTo = state.pendingAck;
   if (upTo === undefined) return;
   state.pendingAck = undefined;
@@ -66,7 +89,19 @@ export function flushDelivered(state: SessionState, ctx: ActorContext<SessionPro
 }
 
 export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry): void {
-  if (entry.id <= state.readCursor) return; // already pushed (the read saw it first)
+  const mw = state.mw;
+  if (mw !== undefined) {
+    touch(mw, state.services.now());
+    scheduleVerify(state, ctx);
+  }
+  if (entry.id <= state.readCursor) {
+    // Single writer: already pushed (the read saw it first). Several: maybe a late commit.
+    if (mw !== undefined) {
+      const now = lateNotify(mw, entry, state.window.hasRoom);
+      if (now !== undefined) pushLate(state, now);
+    }
+    return;
+  }
   if (!state.reading && !state.moreAvailable && state.window.hasRoom) {
     push(state, entry);
     return;
@@ -78,11 +113,48 @@ export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>
 function push(state: SessionState, entry: InboxEntry): void {
   const seq = state.window.push(entry.id, entry);
   state.readCursor = entry.id;
+  state.mw?.recent.set(entry.id, false);
   outbound(state.conn, toFrame(seq, entry));
+}
+
+/** Pushes an entry below readCursor that committed late (multi-writer only). */
+function pushLate(state: SessionState, entry: InboxEntry): void {
+  const seq = state.window.push(entry.id, entry);
+  state.mw!.recent.set(entry.id, false);
+  outbound(state.conn, toFrame(seq, entry));
+}
+
+/** Verification results: late entries pushed or queued, the stored cursor advanced. */
+export function onVerified(state: SessionState, ctx: ActorContext<SessionProtocol>, m: { upTo: string; entries: readonly InboxEntry[]; generation: number }): void {
+  const mw = state.mw;
+  if (mw === undefined) return;
+  if (m.generation !== state.generation) {
+    mw.verifying = false;
+  } else {
+    const { late, cursor } = applyVerified(mw, m.upTo, m.entries);
+    mw.late.push(...late);
+    if (cursor !== undefined) {
+      const { services, device } = state;
+      state.sendChain = state.sendChain.then(() => {
+        mw.inbox.ackIds(device, [], cursor).catch((err: unknown) => {
+          services.log.warn({ event: 'session.cursor_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
+        });
+      });
+    }
+  }
+  // A lost notify above readCursor is found by reading on.
+  state.moreAvailable = true;
+  pump(state, ctx);
+  scheduleVerify(state, ctx);
 }
 
 /** Starts a store read when entries may be waiting and the window has room. */
 export function pump(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
+  const mw = state.mw;
+  if (mw !== undefined) {
+    while (mw.late.length > 0 && state.window.hasRoom) pushLate(state, mw.late.shift()!);
+    if (mw.late.length > 0) return;
+  }
   if (state.reading || !state.moreAvailable || !state.window.hasRoom) return;
   const { services, device } = state;
   const asked = Math.min(services.settings.readBatch, state.window.capacity - state.window.size);
@@ -113,6 +185,7 @@ export function restartDelivery(state: SessionState, ctx: ActorContext<SessionPr
   state.reading = false;
   state.readCursor = INBOX_CURSOR_START;
   state.moreAvailable = true;
+  if (state.mw !== undefined) resetMultiWriter(state.mw);
   pump(state, ctx);
 }
 

@@ -6,6 +6,7 @@
 import type { AckFrame, ReceiptFrame, SendFrame, ServerFrame } from '../protocol/index.ts';
 import type { MonitorRef, Protocol, Ref } from '../supervisors/index.ts';
 import type { AppendResult, DeviceAddress, InboxEntry, InboxEntryId } from '../store/types.ts';
+import type { MultiWriterState } from './session-multiwriter.ts';
 import { DeliveryWindow } from './delivery-window.ts';
 import type { ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
@@ -22,7 +23,13 @@ export type SessionInfo =
   | { readonly t: 'read-failed'; readonly error: unknown; readonly generation: number }
   | { readonly t: 'mismatch'; readonly frame: ServerFrame }
   | { readonly t: 'reply'; readonly frame: ServerFrame }
-  | { readonly t: 'flush-receipts' };
+  | { readonly t: 'flush-receipts' }
+  // multi-writer (cluster) delivery: session-multiwriter.ts
+  | { readonly t: 'verify' }
+  | { readonly t: 'verified'; readonly upTo: InboxEntryId; readonly entries: readonly InboxEntry[]; readonly generation: number }
+  | { readonly t: 'verify-failed'; readonly error: unknown }
+  /** Notifies may have been lost (the cluster lost a node or this node's NATS link): look again. */
+  | { readonly t: 'resync' };
 export type SessionProtocol = Protocol<SessionCall, 'ok', SessionCast, SessionInfo>;
 export type SessionRef = Ref<SessionProtocol>;
 
@@ -55,5 +62,7 @@ export interface SessionState {
   receiptTimer: NodeJS.Timeout | undefined;
   /** Highest inbox id whose deletion waits for the coalesced receipts. */
   pendingAck: InboxEntryId | undefined;
+  /** Present when several nodes append to this device's inbox (a cluster). */
+  readonly mw: MultiWriterState | undefined;
 }
 

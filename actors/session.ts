@@ -35,7 +35,8 @@ import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
 import type { NotifyTarget, SessionInfo, SessionProtocol, SessionState } from './session-state.ts';
 import { notifyCopies, storeReceipt } from './session-store.ts';
-import { flushDelivered, onAck, onNotify, onRead, pump, restartDelivery } from './session-delivery.ts';
+import { flushDelivered, onAck, onNotify, onRead, onVerified, pump, restartDelivery } from './session-delivery.ts';
+import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
 
 export type { SessionCall, SessionCast, SessionProtocol, SessionRef } from './session-state.ts';
 /** Arguments of `init`. */
@@ -57,8 +58,11 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       readCursor: INBOX_CURSOR_START, reading: false, moreAvailable: true, generation: 0,
       sendChain: Promise.resolve(), gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
+      mw: services.inbox.multiWriter === undefined ? undefined : newMultiWriterState(services.inbox.multiWriter, services.now()),
     };
+    services.localSessions.add(ctx.self);
     pump(state, ctx);
+    scheduleVerify(state, ctx);
     return { ok: state };
   },
 
@@ -97,6 +101,11 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
     const m = message as SessionInfo | SystemMessage;
     if ('type' in m) {
       if (m.type === 'DOWN' && sameRef(m.monitor, state.connMonitor)) return { stop: 'normal', state };
+      if (m.type === 'EXIT' && isNameLost(m.reason)) {
+        // The device logged in on another node: that node's session now owns it.
+        closeConnection(state.conn, 'PARLEY_ERR_CONNECTED_ELSEWHERE', 'this device logged in on another connection');
+        return { stop: m.reason, state };
+      }
       return { noreply: state };
     }
     switch (m.t) {
@@ -117,6 +126,25 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       case 'flush-receipts':
         flushDelivered(state, ctx);
         return { noreply: state };
+      case 'verify':
+        startVerify(state, ctx);
+        return { noreply: state };
+      case 'verified':
+        onVerified(state, ctx, m);
+        return { noreply: state };
+      case 'verify-failed':
+        if (state.mw !== undefined) state.mw.verifying = false;
+        state.services.log.warn({ event: 'session.verify_failed', user: state.device.userId, device: state.device.deviceId, code: (m.error as { code?: string }).code });
+        scheduleVerify(state, ctx);
+        return { noreply: state };
+      case 'resync':
+        if (state.mw !== undefined) {
+          touch(state.mw, state.services.now());
+          startVerify(state, ctx);
+        }
+        state.moreAvailable = true;
+        pump(state, ctx);
+        return { noreply: state };
       case 'read-failed':
         if (m.generation !== state.generation) return { noreply: state };
         // The inbox is unreachable: let it crash; the connection closes and the client reconnects.
@@ -127,7 +155,11 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
   terminate(reason: ExitReason, state, ctx) {
     const { services, device } = state;
     flushDelivered(state, ctx);
-    services.system.registry.unregister(sessionName(device));
+    clearTimeout(state.mw?.verifyTimer);
+    services.localSessions.delete(ctx.self);
+    // Only our own name: after a takeover it belongs to the new session.
+    const name = sessionName(device);
+    if (sameRef(services.system.registry.whereis(name), ctx.self)) services.system.registry.unregister(name);
     if (!isNormalExit(reason)) closeConnection(state.conn, 'PARLEY_ERR_INTERNAL', 'session failed');
     services.accounts.setLastSeen(device.userId, services.now()).catch((err: unknown) => {
       services.log.warn({ event: 'session.last_seen_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
@@ -188,7 +220,8 @@ function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: 
     // nothing older can be missing; see onNotify).
     await services.inbox.append(batch).then(
       (result) => {
-        if (!result.duplicate) notifyCopies(services, result, entries);
+        // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
+        if (!result.duplicate || services.inbox.multiWriter !== undefined) notifyCopies(services, result, entries);
         send(self, { t: 'appended', frame, result });
       },
       (error: unknown) => {
@@ -210,6 +243,12 @@ function onReadReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, 
   // "delivered" goes before "read" for the same messages: flush the coalesced ones first.
   if (state.delivered.size > 0) flushDelivered(state, ctx);
   storeReceipt(state, ctx, frame.to, frame.status, frame.messageIds, frame.rid);
+}
+
+function isNameLost(reason: unknown): boolean {
+  if (typeof reason !== 'object' || reason === null || !('shutdown' in reason)) return false;
+  const s = (reason as { shutdown: unknown }).shutdown;
+  return typeof s === 'object' && s !== null && 'nameLost' in s;
 }
 
 function errorFor(rid: number, error: unknown): ServerFrame {

@@ -43,8 +43,12 @@ export interface DeviceCredentials {
 
 /** Options of a client. */
 export interface ClientOptions {
-  /** Gateway URL, e.g. `ws://127.0.0.1:8443`. */
-  readonly url: string;
+  /**
+   * Gateway URL, e.g. `ws://127.0.0.1:8443`, or the gateways of a cluster:
+   * the client stays on one while it works and moves to the next one on
+   * each reconnect.
+   */
+  readonly url: string | readonly string[];
   readonly identity: IdentitySigner;
   /** Signal registration id of this device (1..16383). */
   readonly registrationId: number;
@@ -124,6 +128,8 @@ export class ParleyClient extends EventEmitter {
   private ready = false;
   private closedForGood = false;
   private attempt = 0;
+  /** Which of several gateway URLs the next connection uses. */
+  private urlIndex = 0;
   private nextRid = 1;
   private readonly pending = new Map<number, PendingRequest>();
   private readonly incoming = new AsyncQueue<IncomingMessage>();
@@ -257,7 +263,9 @@ export class ParleyClient extends EventEmitter {
   /** Opens a socket and runs hello → challenge → register/auth → welcome. */
   private connectOnce(): Promise<void> {
     const generation = ++this.generation;
-    const socket = new WebSocket(this.options.url, { perMessageDeflate: false, maxPayload: DEFAULT_LIMITS.maxFrameBytes });
+    const urls = this.options.url;
+    const url = typeof urls === 'string' ? urls : urls[this.urlIndex % urls.length]!;
+    const socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: DEFAULT_LIMITS.maxFrameBytes });
     this.socket = socket;
     this.ready = false;
     return new Promise<void>((resolve, reject) => {
@@ -472,6 +480,7 @@ export class ParleyClient extends EventEmitter {
       if (!p.resend) this.fail(rid, new ParleyError('PARLEY_ERR_SERVICE_UNAVAILABLE', 'connection lost'));
     }
     const delay = backoffDelay(this.attempt++, this.options.backoff);
+    this.urlIndex++;
     this.reconnectTimer = setTimeout(() => {
       if (this.closedForGood) return;
       this.connectOnce().catch(() => { /* the close handler schedules the next attempt */ });

@@ -15,8 +15,8 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { resolveLimits, type ProtocolLimits } from '../protocol/index.ts';
 import {
-  logReports, startPartitionedChild, startPartitionedSupervisor, startSystem, worker,
-  type ActorSystem, type PartitionedSupervisor,
+  logReports, send, startPartitionedChild, startPartitionedSupervisor, startSystem, worker,
+  type ActorSystem, type PartitionedSupervisor, type Ref,
 } from '../supervisors/index.ts';
 import { openNodeStores, type NodeStores } from './stores.ts';
 import { DeviceDirectory } from '../actors/device-directory.ts';
@@ -24,6 +24,9 @@ import { DEFAULT_CHAT_SETTINGS, type ChatServices, type ChatSettings } from '../
 import { CONNECTION } from '../actors/connection.ts';
 import { KeysService, type KeysServiceOptions } from '../actors/keys-service.ts';
 import type { NodeConfig } from './config.ts';
+import { joinCluster, type ChatCluster } from './chat-cluster.ts';
+import type { MembershipOptions } from '../cluster/index.ts';
+import type { SessionRef } from '../actors/session.ts';
 import type { Logger } from './log.ts';
 
 /** A running chat node core. */
@@ -43,6 +46,8 @@ export interface ChatNodeOptions {
   readonly limits?: Partial<ProtocolLimits>;
   /** Pre-key service tunables (low-supply threshold, fetch rate limit). */
   readonly keys?: Partial<KeysServiceOptions>;
+  /** Cluster heartbeat timing (tests shorten it). */
+  readonly membership?: Partial<MembershipOptions>;
 }
 
 /** Opens the stores and starts the chat processes. */
@@ -51,7 +56,16 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
   const stores: NodeStores = await openNodeStores(config, (err) =>
     log.warn({ event: 'presence.flush_failed', code: (err as { code?: string }).code }, 'presence flush failed; retried on the next heartbeat'));
   log.info({ event: 'node.stores', ...stores.backends }, 'stores open');
-  const system = startSystem({ node: config.nodeId });
+  let cluster: ChatCluster | undefined;
+  if (config.natsUrl !== undefined) {
+    try {
+      cluster = await joinCluster(config, log, options.membership);
+    } catch (err) {
+      await stores.close();
+      throw err;
+    }
+  }
+  const system = cluster?.node.system ?? startSystem({ node: config.nodeId });
   // Progress reports (every start of every connection) are debug; crashes stay errors.
   const reportLog = log.child({ component: 'supervisors' });
   const unsubscribe = logReports(system.reports, {
@@ -60,13 +74,24 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
     error: (obj, msg) => reportLog.error(obj, msg),
   });
   try {
-    const sessions = await startPartitionedSupervisor(system, { name: 'sessions', partitions: 8 });
-    const connections = await startPartitionedSupervisor(system, { name: 'connections', partitions: 8 });
+    // Registered names are cluster-wide in a cluster: each node's supervisors carry its name.
+    const suffix = cluster === undefined ? '' : `@${config.nodeId}`;
+    const sessions = await startPartitionedSupervisor(system, { name: `sessions${suffix}`, partitions: 8 });
+    const connections = await startPartitionedSupervisor(system, { name: `connections${suffix}`, partitions: 8 });
+    const localSessions = new Set<Ref>();
+    const directory = new DeviceDirectory(stores.accounts, cluster === undefined ? {} : { onInvalidate: (userId) => cluster.broadcastDevices(userId) });
+    cluster?.onDevicesChanged((userId) => directory.forget(userId));
+    // Announcements from a node that died, or sent while this node was cut off, may be lost: look again.
+    cluster?.onResync(() => {
+      for (const ref of localSessions) send(ref as SessionRef, { t: 'resync' });
+    });
     const services: ChatServices = {
       accounts: stores.accounts,
       inbox: stores.inbox,
       presence: stores.presence,
-      directory: new DeviceDirectory(stores.accounts),
+      directory,
+      localSessions,
+      ...(cluster === undefined ? {} : { cluster: { claimSession: (name: string, ref: Ref) => cluster.claimSession(name, ref) } }),
       keys: new KeysService({ prekeys: stores.prekeys, accounts: stores.accounts, now: Date.now }, options.keys),
       system,
       sessionSupervisor: sessions,
@@ -89,7 +114,8 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
           });
       },
       async stop() {
-        await system.stop();
+        if (cluster !== undefined) await cluster.stop();
+        else await system.stop();
         unsubscribe();
         // Let the last-seen writes of terminating sessions reach the store before it closes.
         await new Promise((resolve) => setImmediate(resolve));
@@ -98,7 +124,8 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
     };
   } catch (err) {
     unsubscribe();
-    await system.stop();
+    if (cluster !== undefined) await cluster.stop();
+    else await system.stop();
     await stores.close();
     throw err;
   }

@@ -21,8 +21,11 @@ program
   .addOption(new Option('--gateway-port <n>', 'client WebSocket port, 0 = any (PARLEY_GATEWAY_PORT)'))
   .addOption(new Option('--data-dir <dir>', 'embedded store folder (PARLEY_DATA_DIR)'))
   .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (PARLEY_LOG_LEVEL)'))
-  .action(async (opts: ConfigFlags) => {
-    const config = loadConfig(opts);
+  .addOption(new Option('--cluster <nats-url>', 'join a cluster over NATS, e.g. nats://127.0.0.1:4222 (PARLEY_NATS_URL; needs PARLEY_PG_URL and PARLEY_CASSANDRA_CONTACT_POINTS)'))
+  .addOption(new Option('--cluster-name <name>', 'nodes with the same name form one cluster (PARLEY_CLUSTER_NAME)'))
+  .action(async (opts: ConfigFlags & { cluster?: string }) => {
+    const { cluster, ...rest } = opts;
+    const config = loadConfig({ ...rest, natsUrl: cluster });
     const log = createLogger(config.logLevel, { node: config.nodeId });
     // Signals are handled from the start: one that arrives while the node
     // starts stops it as soon as it is up.

@@ -41,8 +41,19 @@ export interface NodeConfig {
   readonly pgSchema: string;
   /** Redis URL; unset = presence in memory. */
   readonly redisUrl: string | undefined;
-  /** NATS servers (comma separated); unset = single node, in-process bus. */
+  /**
+   * NATS servers (comma separated, `--cluster`); set = this node joins a
+   * cluster over NATS (needs PARLEY_PG_URL and PARLEY_CASSANDRA_CONTACT_POINTS:
+   * accounts and inboxes are shared); unset = a single node.
+   */
   readonly natsUrl: string | undefined;
+  /** Cluster name: nodes with the same name over the same NATS form one cluster (subject prefix, KV bucket). @default 'parley' */
+  readonly clusterName: string;
+  /**
+   * Clustered inbox commit horizon (ms): an append is visible this long after
+   * its id was minted or it fails (store/types.ts MultiWriterInbox). @default 10000
+   */
+  readonly commitHorizonMs: number;
   /** Cassandra contact points `host:port,…`; unset = inbox in the embedded store. */
   readonly cassandraContactPoints: string | undefined;
   /** @default 'datacenter1' */
@@ -64,6 +75,8 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'nodeId'> = {
   pgSchema: 'parley',
   redisUrl: undefined,
   natsUrl: undefined,
+  clusterName: 'parley',
+  commitHorizonMs: 10_000,
   cassandraContactPoints: undefined,
   cassandraLocalDataCenter: 'datacenter1',
   cassandraKeyspace: 'parley',
@@ -88,6 +101,8 @@ export const CONFIG_ENV: Readonly<Record<keyof NodeConfig, string>> = {
   pgSchema: 'PARLEY_PG_SCHEMA',
   redisUrl: 'PARLEY_REDIS_URL',
   natsUrl: 'PARLEY_NATS_URL',
+  clusterName: 'PARLEY_CLUSTER_NAME',
+  commitHorizonMs: 'PARLEY_COMMIT_HORIZON_MS',
   cassandraContactPoints: 'PARLEY_CASSANDRA_CONTACT_POINTS',
   cassandraLocalDataCenter: 'PARLEY_CASSANDRA_LOCAL_DC',
   cassandraKeyspace: 'PARLEY_CASSANDRA_KEYSPACE',
@@ -115,7 +130,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     }
     return n;
   };
-  const positiveInt = (key: 'shutdownTimeoutMs'): number => {
+  const positiveInt = (key: 'shutdownTimeoutMs' | 'commitHorizonMs'): number => {
     const value = raw(key);
     if (value === undefined) return DEFAULT_CONFIG[key];
     const n = Number(value);
@@ -130,12 +145,16 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (embeddedSync !== 'normal' && embeddedSync !== 'full') {
     throw configError('embeddedSync', `must be normal or full, got ${JSON.stringify(embeddedSync)}`);
   }
+  const clusterName = str('clusterName', DEFAULT_CONFIG.clusterName);
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(clusterName)) throw configError('clusterName', `must match [A-Za-z0-9_-]{1,32}, got ${JSON.stringify(clusterName)}`);
+  const commitHorizonMs = positiveInt('commitHorizonMs');
+  if (commitHorizonMs < 1000) throw configError('commitHorizonMs', `must be at least 1000, got ${commitHorizonMs}`);
   const httpPort = port('httpPort');
   const gatewayPort = port('gatewayPort');
   if (httpPort !== 0 && httpPort === gatewayPort) {
     throw configError('gatewayPort', `must differ from httpPort (${httpPort})`);
   }
-  return {
+  const config: NodeConfig = {
     nodeId: str('nodeId', `parley-${process.pid}-${Math.random().toString(36).slice(2, 8)}`),
     host: str('host', DEFAULT_CONFIG.host),
     httpPort,
@@ -148,10 +167,19 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     pgSchema: str('pgSchema', DEFAULT_CONFIG.pgSchema),
     redisUrl: opt('redisUrl'),
     natsUrl: opt('natsUrl'),
+    clusterName,
+    commitHorizonMs,
     cassandraContactPoints: opt('cassandraContactPoints'),
     cassandraLocalDataCenter: str('cassandraLocalDataCenter', DEFAULT_CONFIG.cassandraLocalDataCenter),
     cassandraKeyspace: str('cassandraKeyspace', DEFAULT_CONFIG.cassandraKeyspace),
   };
+  if (config.natsUrl !== undefined) {
+    // Nodes of a cluster share accounts and inboxes: the embedded store is per node.
+    if (config.pgUrl === undefined) throw configError('pgUrl', 'a clustered node (--cluster / PARLEY_NATS_URL) needs PostgreSQL for accounts and devices');
+    if (config.cassandraContactPoints === undefined) throw configError('cassandraContactPoints', 'a clustered node (--cluster / PARLEY_NATS_URL) needs Cassandra for inboxes');
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.nodeId)) throw configError('nodeId', `must match [A-Za-z0-9_-]{1,64} in a cluster, got ${JSON.stringify(config.nodeId)}`);
+  }
+  return config;
 }
 
 function configError(key: keyof NodeConfig, why: string): ParleyError {

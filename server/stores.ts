@@ -55,6 +55,8 @@ export async function openNodeStores(config: NodeConfig, onPresenceError: (err: 
         contactPoints: config.cassandraContactPoints.split(',').map((s) => s.trim()).filter((s) => s !== ''),
         localDataCenter: config.cassandraLocalDataCenter,
         keyspace: config.cassandraKeyspace,
+        // A cluster: every node appends to any device's inbox (store/types.ts MultiWriterInbox).
+        ...(config.natsUrl === undefined ? {} : { commitHorizonMs: config.commitHorizonMs }),
       });
       closers.push(() => cass.close());
       inbox = cass.inbox;

@@ -59,10 +59,12 @@ export interface NodeProcess {
   readonly url: string;
   readonly exit: Promise<number | null>;
   output(): string;
+  /** Resolves once the node's output (stdout + stderr so far) passes `test`; rejects if it exits first. */
+  waitForOutput(test: (output: string) => boolean): Promise<void>;
 }
 
-export async function spawnNodeProcess(dataDir: string, gatewayPort = 0, env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'start', '--http-port', '0', '--gateway-port', String(gatewayPort), '--data-dir', dataDir, '--log-level', 'warn'], {
+export async function spawnNodeProcess(dataDir: string, gatewayPort = 0, env: NodeJS.ProcessEnv = {}, extraArgs: readonly string[] = []): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'start', '--http-port', '0', '--gateway-port', String(gatewayPort), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PARLEY_PG_URL: '', PARLEY_CASSANDRA_CONTACT_POINTS: '', PARLEY_REDIS_URL: '', PARLEY_NATS_URL: '', ...env },
   });
@@ -78,7 +80,25 @@ export async function spawnNodeProcess(dataDir: string, gatewayPort = 0, env: No
     child.stderr!.on('data', onData);
     void exit.then((code) => reject(new Error(`node exited with ${code} before listening:\n${out}`)));
   });
-  return { child, url, exit, output: () => out };
+  return {
+    child, url, exit, output: () => out,
+    waitForOutput(test) {
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!test(out)) return;
+          child.stdout!.off('data', onData);
+          child.stderr!.off('data', onData);
+          resolve();
+        };
+        // `out` is appended by the first listener, registered before this one.
+        const onData = () => check();
+        child.stdout!.on('data', onData);
+        child.stderr!.on('data', onData);
+        void exit.then((code) => reject(new Error(`node exited with ${code} while a test waited for its output:\n${out.slice(-4000)}`)));
+        check();
+      });
+    },
+  };
 }
 
 /** Registers a new account with a fresh libsignal identity. */
