@@ -11,7 +11,7 @@ import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
 import { outbound } from './connection-protocol.ts';
 import type { SessionProtocol, SessionState } from './session-state.ts';
 import { storeReceipt } from './session-store.ts';
-import { applyVerified, lateNotify, resetMultiWriter, scheduleVerify, touch } from './session-multiwriter.ts';
+import { applyVerified, readStart, resetMultiWriter, scheduleVerify, takeRead, touch } from './session-multiwriter.ts';
 
 // ---------------------------------------------------------------------------
 // delivery
@@ -46,7 +46,7 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
     state.receiptTimer = setTimeout(() => send(self, { t: 'flush-receipts' }), services.settings.receiptFlushMs);
   }
   if (mw !== undefined) scheduleVerify(state, ctx);
-  if (state.moreAvailable || (mw !== undefined && mw.late.length > 0)) pump(state, ctx);
+  if (state.moreAvailable) pump(state, ctx);
 }
 
 /** Enqueues the range delete of everything acked so far, behind any receipt already enqueued. */
@@ -91,17 +91,14 @@ export function flushDelivered(state: SessionState, ctx: ActorContext<SessionPro
 export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry): void {
   const mw = state.mw;
   if (mw !== undefined) {
+    // Several writers: entries reach the device only through reads, in id order (session-multiwriter.ts).
     touch(mw, state.services.now());
     scheduleVerify(state, ctx);
-  }
-  if (entry.id <= state.readCursor) {
-    // Single writer: already pushed (the read saw it first). Several: maybe a late commit.
-    if (mw !== undefined) {
-      const now = lateNotify(mw, entry, state.window.hasRoom);
-      if (now !== undefined) pushLate(state, now);
-    }
+    state.moreAvailable = true;
+    pump(state, ctx);
     return;
   }
+  if (entry.id <= state.readCursor) return; // already pushed (the read saw it first)
   if (!state.reading && !state.moreAvailable && state.window.hasRoom) {
     push(state, entry);
     return;
@@ -112,15 +109,8 @@ export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>
 
 function push(state: SessionState, entry: InboxEntry): void {
   const seq = state.window.push(entry.id, entry);
-  state.readCursor = entry.id;
+  if (entry.id > state.readCursor) state.readCursor = entry.id;
   state.mw?.recent.set(entry.id, false);
-  outbound(state.conn, toFrame(seq, entry));
-}
-
-/** Pushes an entry below readCursor that committed late (multi-writer only). */
-function pushLate(state: SessionState, entry: InboxEntry): void {
-  const seq = state.window.push(entry.id, entry);
-  state.mw!.recent.set(entry.id, false);
   outbound(state.conn, toFrame(seq, entry));
 }
 
@@ -131,10 +121,12 @@ export function onVerified(state: SessionState, ctx: ActorContext<SessionProtoco
   if (m.generation !== state.generation) {
     mw.verifying = false;
   } else {
-    const { late, cursor } = applyVerified(mw, m.upTo, m.entries);
-    mw.late.push(...late);
+    const { services, device } = state;
+    const { cursor, unpushed } = applyVerified(mw, m.upTo, m.entries);
+    if (unpushed.length > 0) {
+      services.log.error({ event: 'session.verify_found_unpushed', user: device.userId, device: device.deviceId, count: unpushed.length }, 'entries below the read position were never pushed; reading again from the cursor');
+    }
     if (cursor !== undefined) {
-      const { services, device } = state;
       state.sendChain = state.sendChain.then(() => {
         mw.inbox.ackIds(device, [], cursor).catch((err: unknown) => {
           services.log.warn({ event: 'session.cursor_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
@@ -150,19 +142,17 @@ export function onVerified(state: SessionState, ctx: ActorContext<SessionProtoco
 
 /** Starts a store read when entries may be waiting and the window has room. */
 export function pump(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
-  const mw = state.mw;
-  if (mw !== undefined) {
-    while (mw.late.length > 0 && state.window.hasRoom) pushLate(state, mw.late.shift()!);
-    if (mw.late.length > 0) return;
-  }
   if (state.reading || !state.moreAvailable || !state.window.hasRoom) return;
   const { services, device } = state;
-  const asked = Math.min(services.settings.readBatch, state.window.capacity - state.window.size);
+  const mw = state.mw;
+  // Several writers: a round reads from below what was pushed, and pages of known ids are skipped.
+  const asked = mw !== undefined ? services.settings.readBatch : Math.min(services.settings.readBatch, state.window.capacity - state.window.size);
+  const from = mw !== undefined ? readStart(mw, state.readCursor, services.now()) : state.readCursor;
   const generation = state.generation;
   const self = ctx.self;
   state.reading = true;
   state.moreAvailable = false;
-  services.inbox.read(device, state.readCursor, asked).then(
+  services.inbox.read(device, from, asked).then(
     (entries) => send(self, { t: 'read', entries, asked, generation }),
     (error: unknown) => send(self, { t: 'read-failed', error, generation }),
   );
@@ -171,6 +161,14 @@ export function pump(state: SessionState, ctx: ActorContext<SessionProtocol>): v
 export function onRead(state: SessionState, ctx: ActorContext<SessionProtocol>, m: { entries: readonly InboxEntry[]; asked: number; generation: number }): void {
   if (m.generation !== state.generation) return;
   state.reading = false;
+  const mw = state.mw;
+  if (mw !== undefined) {
+    const { push: fresh, more } = takeRead(mw, m.entries, m.asked, state.window.capacity - state.window.size);
+    for (const entry of fresh) push(state, entry);
+    if (more) state.moreAvailable = true;
+    pump(state, ctx);
+    return;
+  }
   for (const entry of m.entries) {
     if (entry.id > state.readCursor) push(state, entry);
   }

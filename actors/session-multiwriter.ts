@@ -2,22 +2,32 @@
  * A Session's delivery when several nodes append to its device's inbox
  * (a cluster: `InboxStore.multiWriter`). Each node mints ids with its own
  * sequencer, so an entry with a smaller id may become visible after the
- * session read and pushed a larger one. Single-node delivery (read above a
- * cursor, cumulative range acks) would skip or delete such a late entry.
+ * session read a larger one, and the announcement (notify) of an entry may be
+ * lost (a node died after committing, NATS was away). Single-node delivery
+ * (push what is announced, read above the highest id pushed, cumulative range
+ * acks) would skip, reorder or delete such an entry.
  *
- * Rules here (store/types.ts MultiWriterInbox gives the horizon guarantee):
- * - `recent` holds every id pushed above the stored cursor (acked or not).
- * - A notify for an id at or below readCursor that is not in `recent` is a
- *   late commit: it is pushed (or queued in `late` until the window has room).
+ * Rules here (store/types.ts MultiWriterInbox gives the horizon guarantee:
+ * every entry at or below horizonCursor(t) that will ever be visible is
+ * visible at t):
+ * - Entries reach the device only through reads, pushed in id order; a
+ *   notify only starts a read. One sender's appends are serialised (each
+ *   commits before the next is minted), so a read that sees a sender's entry
+ *   sees its earlier ones: per-sender order holds whatever was announced.
+ * - Read rounds: a round starts at min(readCursor, lowWater), skips ids
+ *   already pushed (`recent`), pages on while pages are full, and when it
+ *   completes sets lowWater = horizonCursor(time the round started). So every
+ *   entry at or below lowWater was visible to a completed round and pushed;
+ *   anything above is read again by the next round.
  * - Acks delete exactly the acked ids (point deletes, after the coalesced
  *   receipts, as in single-node mode).
  * - Verification, every horizon/2 while the session is active: a read of
  *   (cursor, V] with V = min(readCursor, horizonCursor(now)) sees every entry
- *   that will ever commit there. Entries it finds that were never pushed are
- *   late (lost notify): pushed. The cursor then moves to the largest acked id
- *   below the first unacked one (or to V when all are acked), and only then
- *   is it stored: a restarted session reads from a cursor nothing unacked is
- *   below. A verification also reads past readCursor (a lost notify above it).
+ *   that will ever commit there. The stored cursor then moves to the largest
+ *   acked id below the first entry not acked (or to V when all are), so a
+ *   restarted session reads from a cursor nothing unacked is below. An entry
+ *   it finds that was never pushed (cannot happen by the rules above) is
+ *   logged, and the next round rereads from the cursor.
  */
 import { send, type ActorContext } from '../supervisors/index.ts';
 import type { InboxCursor, InboxEntry, InboxEntryId, MultiWriterInbox } from '../store/types.ts';
@@ -29,8 +39,14 @@ export interface MultiWriterState {
   readonly inbox: MultiWriterInbox;
   /** Ids pushed above the stored cursor → acked yet. */
   readonly recent: Map<InboxEntryId, boolean>;
-  /** Late entries (below readCursor, never pushed) waiting for window room, in arrival order. */
-  late: InboxEntry[];
+  /** Everything at or below it was seen by a completed read round (see the header). */
+  lowWater: InboxCursor;
+  /** When the current read round started (ms), or undefined between rounds. */
+  roundStartedAt: number | undefined;
+  /** Where the next page of the current round starts (after a full page). */
+  pageFrom: InboxCursor | undefined;
+  /** The next round reads from the stored cursor (verification found an entry never pushed). */
+  rereadFromCursor: boolean;
   /** Acked ids whose deletion waits for the coalesced receipts. */
   toDelete: InboxEntryId[];
   /** The stored cursor as this session last set it (reads of a new session start above it). */
@@ -43,7 +59,8 @@ export interface MultiWriterState {
 
 export function newMultiWriterState(inbox: MultiWriterInbox, now: number): MultiWriterState {
   return {
-    inbox, recent: new Map(), late: [], toDelete: [], cursor: INBOX_CURSOR_START,
+    inbox, recent: new Map(), lowWater: INBOX_CURSOR_START, roundStartedAt: undefined, pageFrom: undefined, rereadFromCursor: false,
+    toDelete: [], cursor: INBOX_CURSOR_START,
     verifying: false, verifyTimer: undefined, activeUntil: now + 2 * inbox.horizonMs,
   };
 }
@@ -54,15 +71,45 @@ export function touch(mw: MultiWriterState, now: number): void {
   if (until > mw.activeUntil) mw.activeUntil = until;
 }
 
+/** Where the next read starts; records the start of a round. */
+export function readStart(mw: MultiWriterState, readCursor: InboxCursor, now: number): InboxCursor {
+  if (mw.pageFrom !== undefined) return mw.pageFrom;
+  mw.roundStartedAt = now;
+  let from = mw.rereadFromCursor ? mw.cursor : readCursor < mw.lowWater ? readCursor : mw.lowWater;
+  if (from < mw.cursor) from = mw.cursor;
+  return from;
+}
+
 /**
- * A notified entry at or below readCursor: pushed when it was never seen
- * (late commit), ignored when it was. Returns the entry to push now, if any.
+ * A read page came back: the entries to push (never pushed, in id order, as
+ * many as `room`), and whether more may be waiting.
  */
-export function lateNotify(mw: MultiWriterState, entry: InboxEntry, hasRoom: boolean): InboxEntry | undefined {
-  if (entry.id <= mw.cursor || mw.recent.has(entry.id) || mw.late.some((e) => e.id === entry.id)) return undefined;
-  if (hasRoom && mw.late.length === 0) return entry;
-  mw.late.push(entry);
-  return undefined;
+export function takeRead(mw: MultiWriterState, entries: readonly InboxEntry[], limit: number, room: number): { push: InboxEntry[]; more: boolean } {
+  const push: InboxEntry[] = [];
+  for (const e of entries) {
+    if (mw.recent.has(e.id)) continue;
+    if (push.length >= room) {
+      // Window full: this round ends incomplete; the next one starts low again.
+      mw.pageFrom = undefined;
+      mw.roundStartedAt = undefined;
+      return { push, more: true };
+    }
+    push.push(e);
+  }
+  const last = entries[entries.length - 1];
+  if (entries.length >= limit && last !== undefined) {
+    mw.pageFrom = last.id;
+    return { push, more: true };
+  }
+  // Round complete: everything visible when it started has been seen.
+  if (mw.roundStartedAt !== undefined) {
+    const h = mw.inbox.horizonCursor(mw.roundStartedAt);
+    if (h > mw.lowWater) mw.lowWater = h;
+  }
+  mw.pageFrom = undefined;
+  mw.roundStartedAt = undefined;
+  mw.rereadFromCursor = false;
+  return { push, more: false };
 }
 
 /** Schedules the next verification if the session is active and none is pending. */
@@ -70,7 +117,7 @@ export function scheduleVerify(state: SessionState, ctx: ActorContext<SessionPro
   const mw = state.mw;
   if (mw === undefined || mw.verifyTimer !== undefined) return;
   const now = state.services.now();
-  if (now >= mw.activeUntil && mw.recent.size === 0 && mw.late.length === 0) return;
+  if (now >= mw.activeUntil && mw.recent.size === 0) return;
   const self = ctx.self;
   mw.verifyTimer = setTimeout(() => send(self, { t: 'verify' }), Math.ceil(mw.inbox.horizonMs / 2));
 }
@@ -110,19 +157,20 @@ export function startVerify(state: SessionState, ctx: ActorContext<SessionProtoc
 }
 
 /**
- * The verification read came back: returns the entries never pushed (to push
- * as late ones) and the new cursor when it advanced.
+ * The verification read came back: the new cursor when it advanced, and the
+ * ids it found that were never pushed (there should be none; see the header).
  */
-export function applyVerified(mw: MultiWriterState, upTo: InboxEntryId, entries: readonly InboxEntry[]): { late: InboxEntry[]; cursor: InboxCursor | undefined } {
+export function applyVerified(mw: MultiWriterState, upTo: InboxEntryId, entries: readonly InboxEntry[]): { cursor: InboxCursor | undefined; unpushed: InboxEntryId[] } {
   mw.verifying = false;
-  const late: InboxEntry[] = [];
+  const unpushed: InboxEntryId[] = [];
   let firstUnacked: InboxEntryId | undefined;
   for (const e of entries) {
     const acked = mw.recent.get(e.id);
     if (acked === true) continue;
     firstUnacked ??= e.id;
-    if (acked === undefined && !mw.late.some((l) => l.id === e.id)) late.push(e);
+    if (acked === undefined) unpushed.push(e.id);
   }
+  if (unpushed.length > 0) mw.rereadFromCursor = true;
   let cursor: InboxEntryId | undefined;
   if (firstUnacked === undefined) {
     cursor = upTo;
@@ -131,14 +179,16 @@ export function applyVerified(mw: MultiWriterState, upTo: InboxEntryId, entries:
       if (acked && id < firstUnacked && (cursor === undefined || id > cursor)) cursor = id;
     }
   }
-  if (cursor === undefined || cursor <= mw.cursor) return { late, cursor: undefined };
+  if (cursor === undefined || cursor <= mw.cursor) return { cursor: undefined, unpushed };
   mw.cursor = cursor;
   for (const id of mw.recent.keys()) if (id <= cursor) mw.recent.delete(id);
-  return { late, cursor };
+  return { cursor, unpushed };
 }
 
-/** After a takeover: what the old connection had not acked is read again; acked ids stay known. */
+/** After a takeover: what the old connection had not acked is read again (from the cursor); acked ids stay known. */
 export function resetMultiWriter(mw: MultiWriterState): void {
   for (const [id, acked] of mw.recent) if (!acked) mw.recent.delete(id);
-  mw.late = [];
+  mw.lowWater = INBOX_CURSOR_START;
+  mw.pageFrom = undefined;
+  mw.roundStartedAt = undefined;
 }

@@ -105,6 +105,8 @@ export async function startChatCluster(n: number, options: ChatClusterOptions = 
     const rest: Promise<ClusterMember>[] = [];
     for (let i = 2; i <= n; i++) rest.push(add(`n${i}`));
     await Promise.all(rest);
+    // n1, n2, … in order, whichever process came up first
+    members.sort((a, b) => Number(a.nodeId.slice(1)) - Number(b.nodeId.slice(1)));
     await Promise.all(members.flatMap((m) => members.filter((o) => o !== m).map((o) => m.sawUp(o.nodeId))));
   } catch (err) {
     await handle.stop();

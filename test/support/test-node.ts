@@ -102,7 +102,7 @@ export async function spawnNodeProcess(dataDir: string, gatewayPort = 0, env: No
 }
 
 /** Registers a new account with a fresh libsignal identity. */
-export async function registerClient(url: string, extra: Partial<ClientOptions> = {}): Promise<{ client: ParleyClient; identity: ReturnType<typeof libsignalIdentity>; registrationId: number; credentials: DeviceCredentials }> {
+export async function registerClient(url: string | readonly string[], extra: Partial<ClientOptions> = {}): Promise<{ client: ParleyClient; identity: ReturnType<typeof libsignalIdentity>; registrationId: number; credentials: DeviceCredentials }> {
   const identity = libsignalIdentity();
   const registrationId = 1 + Math.floor(Math.random() * 16000);
   const client = await ParleyClient.register({ url, identity, registrationId, backoff: TEST_BACKOFF, ...extra });
@@ -114,7 +114,7 @@ export async function registerClient(url: string, extra: Partial<ClientOptions> 
 export const TEST_BACKOFF = { initialMs: 20, maxMs: 200, factor: 2 };
 
 /** Logs an existing device in (tracked like registerClient's). */
-export async function loginClient(url: string, identity: ClientOptions['identity'], registrationId: number, credentials: DeviceCredentials, extra: Partial<ClientOptions> = {}): Promise<ParleyClient> {
+export async function loginClient(url: string | readonly string[], identity: ClientOptions['identity'], registrationId: number, credentials: DeviceCredentials, extra: Partial<ClientOptions> = {}): Promise<ParleyClient> {
   const client = await ParleyClient.login({ url, identity, registrationId, backoff: TEST_BACKOFF, ...extra }, credentials);
   openClients.add(client);
   return client;
