@@ -37,3 +37,21 @@ test('config - invalid values are PARLEY_ERR_CONFIG naming the setting and its v
     assert.throws(() => loadConfig({}, env), (err: unknown) => isParleyError(err, 'PARLEY_ERR_CONFIG') && message.test(err.message));
   }
 });
+
+test('config - a clustered node (--cluster / PARLEY_NATS_URL) needs shared stores and a plain node id', () => {
+  const shared = { PARLEY_PG_URL: 'postgres://x@127.0.0.1/db', PARLEY_CASSANDRA_CONTACT_POINTS: '127.0.0.1:9042' };
+  const c = loadConfig({ natsUrl: 'nats://127.0.0.1:4222', nodeId: 'n1' }, { ...shared, PARLEY_CLUSTER_NAME: 'blue' });
+  assert.equal(c.natsUrl, 'nats://127.0.0.1:4222');
+  assert.equal(c.clusterName, 'blue');
+  assert.equal(c.commitHorizonMs, DEFAULT_CONFIG.commitHorizonMs);
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PARLEY_CASSANDRA_CONTACT_POINTS: '127.0.0.1:9042' }, /pgUrl \(PARLEY_PG_URL\).*PostgreSQL/],
+    [{ PARLEY_PG_URL: 'postgres://x@127.0.0.1/db' }, /cassandraContactPoints \(PARLEY_CASSANDRA_CONTACT_POINTS\).*Cassandra/],
+    [{ ...shared, PARLEY_NODE_ID: 'n 1' }, /nodeId \(PARLEY_NODE_ID\)/],
+    [{ ...shared, PARLEY_CLUSTER_NAME: 'a.b' }, /clusterName \(PARLEY_CLUSTER_NAME\)/],
+    [{ ...shared, PARLEY_COMMIT_HORIZON_MS: '500' }, /commitHorizonMs \(PARLEY_COMMIT_HORIZON_MS\).*at least 1000/],
+  ];
+  for (const [env, message] of cases) {
+    assert.throws(() => loadConfig({ natsUrl: 'nats://127.0.0.1:4222' }, env), (err: unknown) => isParleyError(err, 'PARLEY_ERR_CONFIG') && message.test(err.message), String(message));
+  }
+});

@@ -4,12 +4,14 @@
  * schema and keyspace per cluster) and a NATS server (the suite's, or one the
  * test owns). Every node is started with a unique cluster name, so clusters of
  * tests running at the same time never hear each other. `stop` stops every
- * node still running and drops the schema and keyspace.
+ * node still running and drops the schema, the keyspace and the cluster's
+ * registry bucket (a NATS server the test stopped for good is skipped).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'nats';
 import { serviceSettings } from '../../scripts/services.ts';
 import { cassandraSettings } from '../../scripts/cassandra.ts';
 import { freshBackends, type FreshBackends } from './backends.ts';
@@ -54,8 +56,9 @@ export async function startChatCluster(n: number, options: ChatClusterOptions = 
   const backends = freshBackends('parley_cluster');
   const dirs: string[] = [];
   const members: ClusterMember[] = [];
+  const natsUrl = options.natsUrl ?? services.natsUrl;
   const env: NodeJS.ProcessEnv = {
-    PARLEY_NATS_URL: options.natsUrl ?? services.natsUrl,
+    PARLEY_NATS_URL: natsUrl,
     PARLEY_CLUSTER_NAME: clusterName,
     PARLEY_PG_URL: services.pgUrl,
     PARLEY_PG_SCHEMA: backends.schema,
@@ -97,6 +100,13 @@ export async function startChatCluster(n: number, options: ChatClusterOptions = 
       await Promise.all(members.map((m) => m.kill()));
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
       await backends.drop();
+      // The cluster's registry (a JetStream KV bucket) outlives its nodes: remove it.
+      const nc = await connect({ servers: natsUrl, maxReconnectAttempts: 0 }).catch(() => undefined);
+      if (nc !== undefined) {
+        const jsm = await nc.jetstreamManager();
+        await jsm.streams.delete(`KV_${clusterName}-registry`).catch(() => false);
+        await nc.close();
+      }
     },
   };
   try {
