@@ -210,25 +210,29 @@ function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: 
       recipient: c.recipient,
       entry: { sender: device, clientMessageId: frame.messageId, kind: 'message', serverTimestamp, payload: c.payload },
     }));
-    // One append of this device at a time: the next send waits for this one's
-    // outcome, so a failed send can never be overtaken by a later one that a
-    // recovering store accepted (per-sender order), whatever the backend.
-    // Other devices' appends still share each commit (group commit).
+    // A failed send must never be overtaken by a later one that a recovering
+    // store accepted (per-sender order). A pipelined store (fail-stop, in-order
+    // commits: InboxStore.pipelined) guarantees that itself, so this device's
+    // next send is enqueued at once; any other store gets one append of this
+    // device at a time (the next send waits for this one's outcome). Other
+    // devices' appends share each commit either way (group commit).
     // Recipients are told in the continuation, not by this process, so every
     // committed entry is announced exactly once, in commit order, even if this
     // session exits first (a recipient pushes an announced entry only when
     // nothing older can be missing; see onNotify).
-    await services.inbox.append(batch).then(
+    const appended = services.inbox.append(batch).then(
       (result) => {
         // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
         if (!result.duplicate || services.inbox.multiWriter !== undefined) notifyCopies(services, result, entries);
         send(self, { t: 'appended', frame, result });
       },
       (error: unknown) => {
-        if (isParleyError(error) && error.retryable) gate.blockedOn = frame.messageId;
+        // Pipelined: later sends already enqueued fail too (fail-stop); the client resends from here.
+        if (isParleyError(error) && error.retryable) gate.blockedOn ??= frame.messageId;
         send(self, { t: 'append-failed', rid: frame.rid, error });
       },
     );
+    if (services.inbox.pipelined !== true) await appended;
   }).catch((error: unknown) => send(self, { t: 'append-failed', rid: frame.rid, error }));
 }
 

@@ -238,6 +238,14 @@ export interface InboxStore {
    */
   purgeExpired(now: number): Promise<PurgeResult>;
   /**
+   * True when appends may be pipelined: they commit in call order, and a
+   * retryable failure of one append fails every append issued after it until
+   * the caller has been told of that failure (fail-stop). A sender may then
+   * keep several appends in flight without a failed one being overtaken.
+   * Absent/false: a caller that needs per-sender order waits for each append.
+   */
+  readonly pipelined?: boolean;
+  /**
    * Present when several processes (cluster nodes) may append to one device
    * concurrently, so a device's entries may become visible out of id order
    * (absent: one writer, commit order = id order, cumulative `ack` is safe).

@@ -40,6 +40,8 @@ import { SqliteInboxWriter, type InboxWrite } from './sqlite-inbox-writer.ts';
 /** Executes inbox writes in commit groups; resolves once committed. */
 export interface InboxWriteQueue {
   enqueue(write: InboxWrite): Promise<unknown>;
+  /** Writes commit in enqueue order and a retryable failure fails every write enqueued before it was reported. */
+  readonly failStop?: boolean;
 }
 
 /** Group commit on the caller's thread (':memory:' databases cannot be shared with a thread). */
@@ -73,6 +75,11 @@ export class SqliteInboxStore implements InboxStore {
   };
   /** Group commit: appends and acks go through a queue that commits them in groups (writer thread or in-thread). */
   private readonly writes: InboxWriteQueue;
+
+  /** See InboxStore.pipelined: true with the writer thread (fail-stop queue). */
+  get pipelined(): boolean {
+    return this.writes.failStop === true;
+  }
 
   /**
    * @param writes where appends and acks are executed; default: an in-thread

@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { isStoreError } from '../errors.ts';
+import { isParleyError } from '../../protocol/errors.ts';
 import { SqliteInboxWriter, type InboxWrite } from './sqlite-inbox-writer.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 
@@ -41,15 +42,24 @@ const db = new Database(data.path, { timeout: data.busyTimeoutMs });
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${data.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
 const writer = new SqliteInboxWriter(db);
-const group = db.transaction((writes: InboxWrite[]): WireResult[] =>
-  writes.map((w) => {
+// Fail-stop: after a retryable failure the rest of the group is not attempted
+// (a later write must not commit ahead of a failed one the caller will retry).
+const group = db.transaction((writes: InboxWrite[]): WireResult[] => {
+  let stopped: WireError | undefined;
+  return writes.map((w): WireResult => {
+    if (stopped !== undefined) return { ok: false, error: stopped };
     try {
       return { ok: true, value: writer.run(w) };
     } catch (err) {
-      return { ok: false, error: toWire(translateSqliteError(err, db, 'inbox.write')) };
+      const translated = translateSqliteError(err, db, 'inbox.write');
+      const error = toWire(translated);
+      if (isParleyError(translated) && translated.retryable) {
+        stopped = { store: true, code: 'PARLEY_ERR_STORE_UNAVAILABLE', message: `inbox.write: not attempted, an earlier write failed (${error.message})`, details: undefined };
+      }
+      return { ok: false, error };
     }
-  }),
-).immediate as (writes: InboxWrite[]) => WireResult[];
+  });
+}).immediate as (writes: InboxWrite[]) => WireResult[];
 
 parentPort!.on('message', (msg: { readonly writes: InboxWrite[] } | 'close') => {
   if (msg === 'close') {

@@ -4,9 +4,15 @@
  * everything that queued meanwhile goes as the next group. So under load a
  * group is what arrived during one commit, and an idle node commits a lone
  * write at once. Promises settle only after their group committed.
+ *
+ * Fail-stop: a retryable failure (the thread stops its group at the first
+ * one and fails the rest) also fails every write queued here when it is
+ * reported, so nothing enqueued before the caller learns of the failure
+ * commits after the failed write (InboxStore.pipelined).
  */
 import { Worker } from 'node:worker_threads';
 import { StoreError, type StoreErrorCode } from '../errors.ts';
+import { isParleyError } from '../../protocol/errors.ts';
 import type { InboxWrite } from './sqlite-inbox-writer.ts';
 import type { WireError, WireResult, WriterThreadData } from './sqlite-writer-thread.ts';
 
@@ -18,6 +24,7 @@ interface Queued {
 
 /** Writes executed by a dedicated thread owning the write connection. */
 export class WriterThreadQueue {
+  readonly failStop = true;
   private readonly worker: Worker;
   private queue: Queued[] = [];
   private inFlight: Queued[] | undefined;
@@ -76,10 +83,21 @@ export class WriterThreadQueue {
     const group = this.inFlight ?? [];
     this.inFlight = undefined;
     this.worker.unref();
+    let stopped: Error | undefined;
     for (let i = 0; i < group.length; i++) {
       const r = results[i]!;
       if (r.ok) group[i]!.resolve(r.value);
-      else group[i]!.reject(fromWire(r.error));
+      else {
+        const err = fromWire(r.error);
+        if (stopped === undefined && isRetryable(err)) stopped = err;
+        group[i]!.reject(err);
+      }
+    }
+    if (stopped !== undefined && this.queue.length > 0) {
+      const queued = this.queue;
+      this.queue = [];
+      const err = new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', `inbox.write: not attempted, an earlier write failed (${stopped.message})`);
+      for (const q of queued) q.reject(err);
     }
     if (this.queue.length > 0) this.flush();
     else if (this.drained !== undefined) this.drained();
@@ -92,6 +110,10 @@ export class WriterThreadQueue {
     this.closed = true;
     this.drained?.();
   }
+}
+
+function isRetryable(err: Error): boolean {
+  return isParleyError(err) && err.retryable;
 }
 
 function fromWire(e: WireError): Error {
