@@ -5,6 +5,7 @@
  *   parley bench idle --connections 100000
  *   parley bench oneToOne --pairs 500 --window 8 --duration 20
  *   parley bench reconnectStorm --connections 20000
+ *   parley bench oneToOne --pairs 200 --nodes 2 --cluster nats://127.0.0.1:4222
  *   parley bench --file my-mix.json --compare previous.json
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { BenchConfigError, SCENARIO_KINDS, readScenarioFile, resolveBenchConfig, type BenchConfig, type LoginMode, type ScenarioKind } from './config.ts';
 import { killAllNow, stopAll } from './children.ts';
+import { manualCleanup } from './cluster-backends.ts';
 import { reportMarkdown } from './report-markdown.ts';
 import { startBench } from './run.ts';
 
@@ -20,7 +22,7 @@ interface BenchFlags {
   login?: string; duration?: string; maxDuration?: string; window?: string; rate?: string; payload?: string; messagesPerInbox?: string;
   reconnectRate?: string; heartbeats?: boolean; e2ee?: boolean; workers?: string; maxPerWorker?: string; addresses?: string;
   sourceAddresses?: string; portsPerAddress?: string; nodes?: string; maxPerNode?: string; target?: string[]; cluster?: string;
-  out?: string; compare?: string; progress?: boolean;
+  crossNode?: boolean; out?: string; compare?: string; progress?: boolean;
 }
 
 const num = (v: string | undefined): number | undefined => {
@@ -44,7 +46,7 @@ export function flagsToConfig(f: BenchFlags): Partial<BenchConfig> {
     sourceAddresses: f.sourceAddresses !== undefined ? f.sourceAddresses.split(',').map((s) => s.trim())
       : addressCount !== undefined ? Array.from({ length: addressCount }, (_, k) => `127.0.0.${2 + k}`) : undefined,
     nodes: f.target !== undefined && f.nodes === undefined ? 0 : num(f.nodes), maxPerNode: num(f.maxPerNode), targets: f.target,
-    cluster: f.cluster, out: f.out, compare: f.compare, progress: f.progress === false ? false : undefined,
+    cluster: f.cluster, crossNode: f.crossNode, out: f.out, compare: f.compare, progress: f.progress === false ? false : undefined,
   } as Partial<BenchConfig>;
 }
 
@@ -86,7 +88,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--nodes <n>', 'gateway node processes to start (default 1, raised to connections / max-per-node)')
     .option('--max-per-node <n>', 'connections per started node at most (default 19000)')
     .option('--target <url...>', 'gateway URLs of running nodes instead of starting any')
-    .option('--cluster <nats-url>', 'passed to `parley start --cluster` (once chat nodes cluster over NATS; until then nodes are independent)')
+    .option('--cluster <nats-url>', 'the started nodes form one cluster over NATS (`parley start --cluster`): node ids bench-0…, a cluster name and a fresh PostgreSQL schema + Cassandra keyspace per run (PARLEY_PG_URL, PARLEY_CASSANDRA_CONTACT_POINTS or the local defaults), Redis presence if it answers; all dropped at the end. Without it nodes are independent, each its own embedded store')
+    .option('--cross-node', 'each pair\'s sender and receiver on different nodes, a storm\'s reconnects on another node (default with --cluster and ≥ 2 nodes)')
+    .option('--no-cross-node', 'clustered, but both ends of a pair on one node (the cluster\'s cost without the hop)')
     .option('--out <path>', 'report files <path>.json and <path>.md (default .cache/bench-reports/…)')
     .option('--compare <report.json>', 'compare with a previous report')
     .option('--no-progress', 'no live progress on stderr')
@@ -103,6 +107,7 @@ export function registerBenchCommand(program: Command): void {
         signals++;
         if (signals > 1) {
           killAllNow();
+          if (bench.cluster !== undefined) process.stderr.write(`parley bench: left behind: ${manualCleanup(bench.cluster)}\n`);
           process.exit(130);
         }
         process.stderr.write(`\nparley bench: ${signal}: stopping every process it started…\n`);

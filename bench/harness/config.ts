@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ParleyError } from '../../protocol/errors.ts';
+import { nodesNeeded } from './sharding.ts';
 
 /** Scenario kinds. `groupFanout` is a slot filled by the groups issue. */
 export type ScenarioKind = 'idle' | 'oneToOne' | 'offline' | 'reconnectStorm' | 'groupFanout';
@@ -71,8 +72,20 @@ export interface BenchConfig {
   readonly maxPerNode: number;
   /** Gateway URLs of already running nodes (when `nodes` is 0). */
   readonly targets: readonly string[];
-  /** Passed to `parley start` as `--cluster` once chat nodes cluster over NATS; unset = independent nodes. */
+  /**
+   * NATS URL(s): the started nodes form one cluster over it (`parley start
+   * --cluster`, a cluster name, schema and keyspace of their own per run,
+   * gateways.ts); unset = independent nodes, each its own embedded store.
+   * Needs `nodes` > 0.
+   */
   readonly cluster: string | undefined;
+  /**
+   * The two ends of each pair on different nodes, and a reconnect storm's
+   * logins on another node than before (sharding.ts). Only for nodes that
+   * share their users: a cluster the run starts, or `targets` that are one.
+   * @default true with `cluster` and 2 or more nodes, else false
+   */
+  readonly crossNode: boolean;
   /** Write the report here (`<out>.json` and `<out>.md`); unset = `bench-<scenario>-<time>`. */
   readonly out: string | undefined;
   /** A previous report (JSON) to compare with. */
@@ -105,6 +118,7 @@ export const DEFAULT_BENCH: BenchConfig = {
   maxPerNode: 19_000,
   targets: [],
   cluster: undefined,
+  crossNode: false,
   out: undefined,
   compare: undefined,
   progress: true,
@@ -144,7 +158,11 @@ export function readScenarioFile(file: string): ScenarioFile {
 /** Merges defaults, the preset, a scenario file and flags, and checks the bounds. */
 export function resolveBenchConfig(scenario: ScenarioKind, file: Partial<BenchConfig> | undefined, flags: Partial<BenchConfig>): BenchConfig {
   const defined = (o: Partial<BenchConfig> | undefined) => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined));
-  const c: BenchConfig = { ...DEFAULT_BENCH, ...SCENARIO_PRESETS[scenario], ...defined(file), ...defined(flags), scenario };
+  const merged: BenchConfig = { ...DEFAULT_BENCH, ...SCENARIO_PRESETS[scenario], ...defined(file), ...defined(flags), scenario };
+  // The nodes the run will start (raised to what the connections need, as run.ts does), or the targets given.
+  const nodeCount = merged.nodes > 0 ? Math.max(merged.nodes, nodesNeeded(merged.connections, merged.maxPerNode)) : merged.targets.length;
+  const crossNodeGiven = flags.crossNode ?? file?.crossNode;
+  const c: BenchConfig = { ...merged, crossNode: crossNodeGiven ?? (merged.cluster !== undefined && nodeCount >= 2) };
   const positive = (key: keyof BenchConfig) => {
     const v = c[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new BenchConfigError(`--${kebab(key)} must be a positive number, got ${String(v)}`);
@@ -159,6 +177,18 @@ export function resolveBenchConfig(scenario: ScenarioKind, file: Partial<BenchCo
     throw new BenchConfigError(`${c.scenario} needs an even number of connections (pairs × 2)`);
   }
   if (c.nodes === 0 && c.targets.length === 0) throw new BenchConfigError('either --nodes > 0 or --target <ws://…> is needed');
+  if (c.cluster !== undefined) {
+    if (c.nodes === 0) throw new BenchConfigError('--cluster clusters the nodes the run starts (--nodes); --target nodes are already running: leave --cluster out (and give --cross-node if they are one cluster)');
+    for (const url of c.cluster.split(',')) {
+      if (!/^(nats|tls):\/\/[^\s/]+$/.test(url.trim())) throw new BenchConfigError(`--cluster takes NATS URLs (nats://host:port, comma separated), got ${JSON.stringify(url)}`);
+    }
+  }
+  if (c.crossNode) {
+    if (c.nodes > 0 && c.cluster === undefined) {
+      throw new BenchConfigError('--cross-node needs --cluster: nodes started without it are independent (each its own store), so the ends of a pair on two of them never meet');
+    }
+    if (nodeCount < 2) throw new BenchConfigError(`--cross-node needs at least 2 nodes, got ${nodeCount}`);
+  }
   for (const a of c.sourceAddresses) {
     if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a)) throw new BenchConfigError(`source address ${a} is not a loopback address (127.0.0.0/8)`);
   }

@@ -34,7 +34,7 @@ export async function rampSecure(ctx: WorkerContext): Promise<void> {
     const started = performance.now();
     ctx.stats.opened++;
     try {
-      const url = routeOf(ctx.shard.first + k, ctx.addresses, ctx.targets).target;
+      const url = routeOf(ctx.shard.first + k, ctx.addresses, ctx.targets, { crossNode: ctx.config.crossNode }).target;
       const client = await SecureClient.register({ url, storePath: path.join(state.dir, `${k}.sqlite`), reconnect: false, clientInfo: 'parley-bench-e2ee' });
       state.clients[k] = client;
       ctx.credentials[k] = undefined;

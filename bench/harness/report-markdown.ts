@@ -15,7 +15,13 @@ export function reportMarkdown(r: BenchReport): string {
   lines.push(`Command: \`${r.command}\``, '');
   if (r.outcome !== 'completed') lines.push(`**Ended early: ${r.outcome}.**`, '');
   lines.push(`Machine: ${r.machine.cpus} CPUs, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, load average at start ${r.machine.loadAverage.map((x) => x.toFixed(2)).join(' ')}.`);
-  lines.push(`Plan: ${r.plan.workers} worker(s) (${r.plan.perWorker.map(n).join(', ')} connections), source addresses ${r.plan.sourceAddresses.join(', ')}, ${r.plan.targets.length} gateway target(s). Run took ${r.durationS} s.`, '');
+  lines.push(`Plan: ${r.plan.workers} worker(s) (${r.plan.perWorker.map(n).join(', ')} connections), source addresses ${r.plan.sourceAddresses.join(', ')}, ${r.plan.targets.length} gateway target(s)${r.plan.pairsAcrossNodes ? `, ${n(r.plan.pairsAcrossNodes)} pair(s) split over two nodes` : ''}. Run took ${r.durationS} s.`, '');
+  if (r.cluster !== null) {
+    const c = r.cluster;
+    const cleanup = Object.entries(c.cleanup).map(([k, v]) => `${k} ${v}`).join(', ');
+    const formed = c.readyS > 0 ? `formed in ${c.readyS} s` : 'never formed';
+    lines.push(`Cluster: ${c.nodes} nodes clustered over NATS (${c.natsUrl}) as \`${c.name}\` (PostgreSQL schema and Cassandra keyspace of that name, presence in ${c.presence}), ${c.crossNode ? 'cross-node (each pair split over two nodes, storm logins on another node)' : 'pairs on one node'}; ${formed}; removed after: ${cleanup}.`, '');
+  }
   lines.push('| figure | value |', '| --- | ---: |');
   const c = r.connections;
   lines.push(`| connections planned / authenticated / open at hold end | ${n(c.planned)} / ${n(c.authenticated)} / ${n(c.openAtHoldEnd)} |`);
@@ -48,6 +54,9 @@ export function reportMarkdown(r: BenchReport): string {
       lines.push(`| ${s.name} | ${s.pid} | ${n(s.connections)} | ${s.cpuCoresAvg} / ${s.cpuCoresPeak} / ${s.cpuCoresHold} | ${mb(s.rssBytesPeak)} | ${mb(s.rssBytesBaseline)} → ${mb(s.rssBytesLoaded)} | ${mb(s.heapBytesBaseline)} → ${mb(s.heapBytesLoaded)} |`);
     }
     lines.push('');
+    const warned = r.servers.filter((s) => Object.keys(s.warnings ?? {}).length > 0);
+    for (const s of warned) lines.push(`${s.name} logged at warn or worse: ${Object.entries(s.warnings).map(([k, v]) => `${k} × ${n(v)}`).join(', ')}.`);
+    if (warned.length > 0) lines.push('');
   }
   if (r.servers.length > 0) {
     const hold = r.servers.reduce((a, s) => a + s.cpuCoresHold, 0);

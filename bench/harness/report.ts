@@ -135,6 +135,33 @@ export interface ServerUsage {
   /** After a full GC, with every connection of the ramp open. */
   readonly rssBytesLoaded: number;
   readonly heapBytesLoaded: number;
+  /** Its log lines at warn or worse, by event (e.g. `cluster.node_down`). */
+  readonly warnings: Readonly<Record<string, number>>;
+}
+
+/** A run on clustered nodes (`--cluster`): what they shared and how it was removed. */
+export interface ClusterReport {
+  /** Cluster name, PostgreSQL schema and Cassandra keyspace of the run. */
+  readonly name: string;
+  readonly natsUrl: string;
+  readonly nodes: number;
+  /** Pairs split over two nodes and storm logins moved to another node. */
+  readonly crossNode: boolean;
+  readonly presence: 'redis' | 'memory' | 'unknown';
+  /** Spawn of the first node → every node saw every other one up (0 when it never formed). */
+  readonly readyS: number;
+  /** `dropped`, `absent` (never created), or the error: for the schema, the keyspace and the KV stream. */
+  readonly cleanup: { readonly pgSchema: string; readonly cassandraKeyspace: string; readonly kvStream: string };
+}
+
+/** Where the connections went. */
+export interface BenchPlan {
+  readonly workers: number;
+  readonly sourceAddresses: readonly string[];
+  readonly targets: readonly string[];
+  readonly perWorker: readonly number[];
+  /** Pairs (2k, 2k+1) whose ends are on different targets (sharding.ts). */
+  readonly pairsAcrossNodes?: number;
 }
 
 /** The final report of a run. */
@@ -148,7 +175,9 @@ export interface BenchReport {
   readonly outcome: string;
   readonly machine: { readonly cpus: number; readonly memoryGiB: number; readonly node: string; readonly loadAverage: readonly number[] };
   readonly config: Readonly<Record<string, unknown>>;
-  readonly plan: { readonly workers: number; readonly sourceAddresses: readonly string[]; readonly targets: readonly string[]; readonly perWorker: readonly number[] };
+  readonly plan: BenchPlan;
+  /** Null for independent nodes and for --target runs. */
+  readonly cluster: ClusterReport | null;
   readonly durationS: number;
   readonly connections: { readonly planned: number; readonly opened: number; readonly authenticated: number; readonly openAtHoldEnd: number; readonly peakOpen: number; readonly registeredInSetup: number };
   /** Accounts registered before the ramp (login `auth`, offline receivers): one server key check and DB write each. */
@@ -175,7 +204,8 @@ export interface ReportContext {
   readonly endedAt: number;
   readonly machine: BenchReport['machine'];
   readonly config: Readonly<Record<string, unknown>>;
-  readonly plan: BenchReport['plan'];
+  readonly plan: BenchPlan;
+  readonly cluster: ClusterReport | null;
   readonly servers: readonly ServerUsage[];
   readonly peakOpen: number;
 }
@@ -203,7 +233,7 @@ export function buildReport(merged: MergedWorkers, ctx: ReportContext): BenchRep
     : null;
   return {
     bench: 'parley-bench', version: 1, scenario: ctx.scenario, date: new Date(ctx.startedAt).toISOString(), command: ctx.command, outcome: ctx.outcome,
-    machine: ctx.machine, config: ctx.config, plan: ctx.plan, durationS: round(durationS),
+    machine: ctx.machine, config: ctx.config, plan: ctx.plan, cluster: ctx.cluster, durationS: round(durationS),
     connections: {
       planned: c.planned, opened: c.opened, authenticated: c.authenticated, openAtHoldEnd: c.openAtHoldEnd,
       peakOpen: ctx.peakOpen, registeredInSetup: c.registered,

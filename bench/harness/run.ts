@@ -4,6 +4,8 @@
  * (setup → ramp → memory probe → hold → storm), prints progress, merges the
  * workers' reports into the final report, and stops everything it started:
  * at the end, at the run's deadline, on abort (SIGINT/SIGTERM) and on error.
+ * A clustered run (`--cluster`) also drops what its nodes shared (schema,
+ * keyspace, KV stream: cluster-backends.ts) once they stopped, in every case.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +14,10 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { BenchConfig } from './config.ts';
 import { forkGroup, stopChild } from './children.ts';
-import { gatewayUsage, heapSnapshot, markHold, probe, sampleGateways, startGateways, stopGateways, type GatewayNode } from './gateways.ts';
+import { dropClusterBackends, manualCleanup, planClusterBackends, type ClusterBackends, type ClusterCleanup } from './cluster-backends.ts';
+import { GatewayFleet, gatewayUsage, heapSnapshot, markHold, probe, sampleGateways, type GatewayNode } from './gateways.ts';
 import { ProgressPrinter, totals } from './progress.ts';
-import { buildReport, compareReports, mergeWorkerReports, type BenchReport, type WorkerReport } from './report.ts';
+import { buildReport, compareReports, mergeWorkerReports, type BenchReport, type ClusterReport, type WorkerReport } from './report.ts';
 import { setupIndices } from './scenarios.ts';
 import { countShards, nodesNeeded, planWorkers, sourceAddresses } from './sharding.ts';
 import type { FromWorker, ToWorker, WorkerProgress, WorkerStep } from './worker-protocol.ts';
@@ -27,7 +30,13 @@ const ROOT = path.resolve(HERE, '../..');
 export interface BenchRun {
   readonly done: Promise<BenchReport>;
   abort(reason: string): void;
+  /** What a clustered run's nodes share (removed when `done` settles); undefined for independent nodes. */
+  readonly cluster: ClusterBackends | undefined;
 }
+
+/** Clustered nodes: how long bench-0 may take to migrate a fresh schema and keyspace and listen, and the cluster to form. */
+const CLUSTER_START_TIMEOUT_MS = 120_000;
+const MESH_TIMEOUT_MS = 60_000;
 
 class Aborted extends Error {}
 
@@ -41,10 +50,14 @@ export function startBench(config: BenchConfig, command: string): BenchRun {
     abortReason = reason;
     onAbort?.();
   };
-  return { done: run(config, command, aborted, () => abortReason, abort), abort };
+  const cluster = config.cluster !== undefined && config.nodes > 0 ? planClusterBackends(config.cluster) : undefined;
+  return { done: run(config, command, cluster, aborted, () => abortReason, abort), abort, cluster };
 }
 
-async function run(config: BenchConfig, command: string, aborted: Promise<never>, reason: () => string | undefined, abort: (r: string) => void): Promise<BenchReport> {
+async function run(
+  config: BenchConfig, command: string, cluster: ClusterBackends | undefined,
+  aborted: Promise<never>, reason: () => string | undefined, abort: (r: string) => void,
+): Promise<BenchReport> {
   const startedAt = Date.now();
   const loadAverage = os.loadavg();
   const deadline = setTimeout(() => abort('deadline'), config.maxDurationS * 1000);
@@ -52,6 +65,10 @@ async function run(config: BenchConfig, command: string, aborted: Promise<never>
   const progress = new Map<number, WorkerProgress>();
   let phase = 'start';
   let nodes: GatewayNode[] = [];
+  let fleet: GatewayFleet | undefined;
+  let cleanup: ClusterCleanup | undefined;
+  let pairsAcrossNodes = 0;
+  let nodeCount = 0;
   const workers: ChildProcess[] = [];
   const reports = new Map<number, WorkerReport>();
   let peakOpen = 0;
@@ -80,10 +97,17 @@ async function run(config: BenchConfig, command: string, aborted: Promise<never>
     if (config.nodes > 0) {
       phase = 'nodes';
       const count = Math.max(config.nodes, nodesNeeded(config.connections, config.maxPerNode));
-      nodes = await guarded(startGateways({ nodes: count, cluster: config.cluster, startTimeoutMs: 60_000 }));
+      nodeCount = count;
+      if (cluster !== undefined && config.progress) process.stderr.write(`parley bench: cluster ${cluster.name} of ${count} nodes over ${cluster.natsUrl} (schema and keyspace ${cluster.name}, dropped at the end)\n`);
+      fleet = new GatewayFleet({
+        nodes: count, cluster, startTimeoutMs: cluster !== undefined ? CLUSTER_START_TIMEOUT_MS : 60_000, meshTimeoutMs: MESH_TIMEOUT_MS,
+        onUnexpectedExit: (n, code, signal) => abort(`error: ${n.name} exited (${code ?? signal}) during the run`),
+      });
+      nodes = await guarded(fleet.start());
     }
     const targets = config.nodes > 0 ? nodes.map((n) => n.url) : [...config.targets];
-    const counts = countShards(shards, addresses, targets);
+    const counts = countShards(shards, addresses, targets, { crossNode: config.crossNode });
+    pairsAcrossNodes = counts.pairsAcrossNodes;
     for (const n of nodes) n.connections = counts.perTarget[n.url] ?? 0;
     const overfull = nodes.find((n) => n.connections > config.maxPerNode);
     if (overfull !== undefined) throw new Error(`${overfull.name} would hold ${overfull.connections} connections, over --max-per-node ${config.maxPerNode}`);
@@ -147,20 +171,36 @@ async function run(config: BenchConfig, command: string, aborted: Promise<never>
       if (w.exitCode !== null || w.signalCode !== null) return;
       const exited = new Promise<void>((r) => w.once('exit', () => r()));
       try { w.send({ t: 'stop' } satisfies ToWorker); } catch { /* channel closed */ }
-      await Promise.race([exited, sleep(15_000)]);
+      // A worker that does not report within 15 s is stopped; the timer must not outlive the run (it would hold the process).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise<void>((r) => { timer = setTimeout(r, 15_000); })]);
+      clearTimeout(timer);
       await stopChild(w, 5_000);
     }));
     sampleGateways(nodes);
-    await stopGateways(nodes);
+    await fleet?.stop();
+    if (cluster !== undefined) {
+      phase = 'cleanup';
+      cleanup = await dropClusterBackends(cluster);
+      if (Object.values(cleanup).some((v) => v.startsWith('error'))) {
+        process.stderr.write(`parley bench: could not remove everything the cluster used (${JSON.stringify(cleanup)}); by hand: ${manualCleanup(cluster)}\n`);
+      }
+    }
     clearInterval(ticker);
     printer.end();
   }
+  const clusterReport: ClusterReport | null = cluster === undefined ? null : {
+    name: cluster.name, natsUrl: cluster.natsUrl, nodes: nodeCount, crossNode: config.crossNode,
+    presence: fleet?.cluster?.presence ?? 'unknown', readyS: fleet?.cluster?.readyS ?? 0,
+    cleanup: cleanup ?? { pgSchema: 'not run', cassandraKeyspace: 'not run', kvStream: 'not run' },
+  };
   const merged = mergeWorkerReports([...reports.values()].sort((a, b) => a.worker - b.worker));
   const report = buildReport(merged, {
     scenario: config.scenario, command, outcome: reason() ?? 'completed', startedAt, endedAt: Date.now(),
     machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverage },
     config: { ...config },
-    plan: { workers: shards.length, sourceAddresses: addresses, targets: nodes.length > 0 ? nodes.map((n) => n.url) : [...config.targets], perWorker: shards.map((s) => s.count) },
+    plan: { workers: shards.length, sourceAddresses: addresses, targets: nodes.length > 0 ? nodes.map((n) => n.url) : [...config.targets], perWorker: shards.map((s) => s.count), pairsAcrossNodes },
+    cluster: clusterReport,
     servers: nodes.map(gatewayUsage),
     peakOpen,
   });

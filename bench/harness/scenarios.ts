@@ -9,7 +9,8 @@
  * | reconnectStorm | same as idle                    | same                   | holdS idle                              | drop everyone, log in again |
  *
  * Message payloads are `[seq u32][sentAt f64][padding]`, stamped with this
- * worker's performance.now(): both ends of a pair live in the same worker.
+ * worker's performance.now(): both ends of a pair live in the same worker
+ * (with crossNode, on two different nodes of a cluster: sharding.ts).
  */
 import { IdentityKeyPair } from '@signalapp/libsignal-client';
 import type { DeliverFrame } from '../../protocol/index.ts';
@@ -36,8 +37,9 @@ export interface WorkerContext {
 
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
-function deviceOptions(ctx: WorkerContext, k: number): DeviceOptions {
-  const route = routeOf(ctx.shard.first + k, ctx.addresses, ctx.targets);
+/** Where local device k connects; `hop` counts its reconnections (a storm moves it to another node with crossNode). */
+function deviceOptions(ctx: WorkerContext, k: number, hop = 0): DeviceOptions {
+  const route = routeOf(ctx.shard.first + k, ctx.addresses, ctx.targets, { crossNode: ctx.config.crossNode, hop });
   return {
     url: route.target, localAddress: route.address, registrationId: ctx.registrationId,
     heartbeats: ctx.config.heartbeats, timeoutMs: HANDSHAKE_TIMEOUT_MS,
@@ -87,9 +89,9 @@ function loginFor(ctx: WorkerContext, k: number): Login {
   return credentials !== undefined ? { register: false, credentials } : { register: true, identity: IdentityKeyPair.generate() };
 }
 
-/** Opens one device, records its login latency and keeps it. */
-async function connect(ctx: WorkerContext, k: number, latency: 'login' | 'reconnect', since: number, init?: (device: BenchDevice) => void): Promise<BenchDevice | undefined> {
-  const device = await openDevice(deviceOptions(ctx, k), loginFor(ctx, k), ctx.stats, init);
+/** Opens one device (after `hop` reconnections), records its login latency and keeps it. */
+async function connect(ctx: WorkerContext, k: number, latency: 'login' | 'reconnect', since: number, init?: (device: BenchDevice) => void, hop = 0): Promise<BenchDevice | undefined> {
+  const device = await openDevice(deviceOptions(ctx, k, hop), loginFor(ctx, k), ctx.stats, init);
   if (device === undefined) return undefined;
   ctx.stats.authenticated++;
   ctx.stats[latency].recordMs(performance.now() - since);
@@ -276,14 +278,18 @@ async function stoppedPromise(ctx: WorkerContext): Promise<void> {
   while (!ctx.stopping) await sleep(200);
 }
 
-/** reconnectStorm: drop every open device at once, then log each in again; latency from the drop. */
+/**
+ * reconnectStorm: drop every open device at once, then log each in again;
+ * latency from the drop. With crossNode each logs in on the next node, where
+ * its session was not (clustered: the cluster-wide claim takes it over).
+ */
 export async function storm(ctx: WorkerContext): Promise<void> {
   const indices = ctx.devices.flatMap((d, k) => (d !== undefined && d.open ? [k] : []));
   ctx.stats.phases.stormStart = Date.now();
   const droppedAt = performance.now();
   for (const k of indices) ctx.devices[k]!.drop();
   await paced(indices.length, perWorkerRate(ctx, ctx.config.reconnectRate), ctx.config.rampConcurrency, async (j) => {
-    const device = await connect(ctx, indices[j]!, 'reconnect', droppedAt);
+    const device = await connect(ctx, indices[j]!, 'reconnect', droppedAt, undefined, 1);
     if (device !== undefined) ctx.stats.reconnected++;
   }, () => ctx.stopping);
   ctx.stats.phases.stormEnd = Date.now();

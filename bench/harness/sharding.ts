@@ -7,9 +7,14 @@
  *   per-process open-file limit is 20,000), balanced to within one pair.
  * - Connection i leaves from sourceAddresses[i mod A]: each address carries
  *   ⌈N / A⌉ connections, under its ephemeral port range.
- * - Connection i goes to targets[⌊i / 2⌋ mod T]: both ends of a pair (2k,
- *   2k+1) reach the same node, which they must while nodes are independent
- *   (each its own store), and a reconnect finds its account where it was made.
+ * - Independent nodes (each its own store): connection i goes to
+ *   targets[⌊i / 2⌋ mod T], so both ends of a pair (2k, 2k+1) reach the same
+ *   node, which they must, and a reconnect finds its account where it was made.
+ * - Clustered nodes with `crossNode`: the sender 2k goes to targets[k mod T]
+ *   and its receiver 2k+1 to the next one, targets[(k + 1) mod T], so every
+ *   message crosses the cluster transport (T ≥ 2); each node holds senders and
+ *   receivers alike. Reconnection number h (a storm) moves a connection h
+ *   nodes further on: it logs in where it was not, and the pair stays split.
  */
 
 /** One worker's share: connections [first, first + count). */
@@ -72,9 +77,24 @@ export function sourceAddresses(connections: number, portsPerAddress: number, gi
   return Array.from({ length: needed }, (_, k) => `127.0.0.${FIRST_SOURCE_OCTET + k}`);
 }
 
+/** How connections are placed on the gateway targets. */
+export interface Placement {
+  /** The two ends of a pair on different nodes, and reconnections moved to another node (clustered nodes only). @default false */
+  readonly crossNode?: boolean;
+  /** How many times the connection reconnected so far (0 for its first login); moves it only with `crossNode`. @default 0 */
+  readonly hop?: number;
+}
+
+/** Index into the targets of connection `i` (see the header). */
+export function targetIndex(i: number, targetCount: number, placement: Placement = {}): number {
+  const pair = Math.floor(i / 2);
+  if (placement.crossNode !== true) return pair % targetCount;
+  return (pair + (i % 2) + (placement.hop ?? 0)) % targetCount;
+}
+
 /** Route of connection `i`. */
-export function routeOf(i: number, addresses: readonly string[], targets: readonly string[]): ConnectionRoute {
-  return { address: addresses[i % addresses.length]!, target: targets[Math.floor(i / 2) % targets.length]! };
+export function routeOf(i: number, addresses: readonly string[], targets: readonly string[], placement: Placement = {}): ConnectionRoute {
+  return { address: addresses[i % addresses.length]!, target: targets[targetIndex(i, targets.length, placement)]! };
 }
 
 /** Connections per worker × address × target: what the plan puts where (reported, and checked by tests). */
@@ -84,20 +104,24 @@ export interface ShardCounts {
   readonly perTarget: Record<string, number>;
   /** Distinct (worker, address, target) cells with at least one connection. */
   readonly cells: number;
+  /** Pairs (2k, 2k+1) whose two ends go to different targets. */
+  readonly pairsAcrossNodes: number;
 }
 
 /** Counts the plan by walking every route (O(N); cheap next to opening N sockets). */
-export function countShards(shards: readonly WorkerShard[], addresses: readonly string[], targets: readonly string[]): ShardCounts {
+export function countShards(shards: readonly WorkerShard[], addresses: readonly string[], targets: readonly string[], placement: Placement = {}): ShardCounts {
   const perAddress: Record<string, number> = Object.fromEntries(addresses.map((a) => [a, 0]));
   const perTarget: Record<string, number> = Object.fromEntries(targets.map((t) => [t, 0]));
   const cells = new Set<string>();
+  let pairsAcrossNodes = 0;
   for (const s of shards) {
     for (let i = s.first; i < s.first + s.count; i++) {
-      const r = routeOf(i, addresses, targets);
+      const r = routeOf(i, addresses, targets, placement);
       perAddress[r.address]!++;
       perTarget[r.target]!++;
       cells.add(`${s.index}|${r.address}|${r.target}`);
+      if (i % 2 === 1 && r.target !== routeOf(i - 1, addresses, targets, placement).target) pairsAcrossNodes++;
     }
   }
-  return { perWorker: shards.map((s) => s.count), perAddress, perTarget, cells: cells.size };
+  return { perWorker: shards.map((s) => s.count), perAddress, perTarget, cells: cells.size, pairsAcrossNodes };
 }

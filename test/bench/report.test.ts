@@ -28,9 +28,10 @@ const context: ReportContext = {
   scenario: 'idle', command: 'parley bench idle', outcome: 'completed', startedAt: 1_000, endedAt: 11_000,
   machine: { cpus: 2, memoryGiB: 24, node: 'v20', loadAverage: [1, 1, 1] }, config: {},
   plan: { workers: 2, sourceAddresses: ['127.0.0.2'], targets: ['ws://127.0.0.1:1'], perWorker: [100, 100] },
+  cluster: null,
   servers: [{
     name: 'gateway-0', pid: 1, connections: 200, cpuCoresAvg: 0.1, cpuCoresPeak: 0.5, cpuCoresHold: 0.05, rssBytesPeak: 200_000_000,
-    rssBytesBaseline: 100_000_000, heapBytesBaseline: 20_000_000, rssBytesLoaded: 100_800_000, heapBytesLoaded: 20_400_000,
+    rssBytesBaseline: 100_000_000, heapBytesBaseline: 20_000_000, rssBytesLoaded: 100_800_000, heapBytesLoaded: 20_400_000, warnings: {},
   }],
   peakOpen: 200,
 };
@@ -104,4 +105,19 @@ test('bench report - comparison gives ratios and flags a >10% move in the bad di
   assert.equal(fig('gateway heap bytes/connection').regressed, false);
   assert.equal(c.figures.find((f) => f.metric === 'msgs/s'), undefined, 'figures zero in both are left out');
   assert.match(reportMarkdown({ ...current, comparison: c }), /\*\*regressed\*\*/);
+});
+
+test('bench report - a clustered run names its cluster, pairs split over nodes, what was removed after, and warnings the nodes logged', () => {
+  const cluster = {
+    name: 'parley_bench_0123456789', natsUrl: 'nats://127.0.0.1:4222', nodes: 2, crossNode: true, presence: 'redis' as const, readyS: 2.5,
+    cleanup: { pgSchema: 'dropped', cassandraKeyspace: 'error: timed out', kvStream: 'dropped' },
+  };
+  const servers = [{ ...context.servers[0]!, warnings: { 'cluster.node_down': 1 } }];
+  const report = buildReport(mergeWorkerReports([worker(0)]), { ...context, cluster, servers, plan: { ...context.plan, pairsAcrossNodes: 50 } });
+  assert.deepEqual(report.cluster, cluster);
+  const md = reportMarkdown(report);
+  assert.match(md, /50 pair\(s\) split over two nodes/);
+  assert.match(md, /Cluster: 2 nodes clustered over NATS .* as `parley_bench_0123456789`.*presence in redis.*cross-node.*formed in 2\.5 s.*cassandraKeyspace error: timed out/);
+  assert.match(md, /gateway-0 logged at warn or worse: cluster\.node_down × 1/);
+  assert.doesNotMatch(reportMarkdown(buildReport(mergeWorkerReports([worker(0)]), context)), /Cluster:|split over|logged at warn/, 'independent nodes: no cluster lines');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countShards, nodesNeeded, planWorkers, routeOf, sourceAddresses, workersNeeded } from '../../bench/harness/sharding.ts';
+import { countShards, nodesNeeded, planWorkers, routeOf, sourceAddresses, targetIndex, workersNeeded } from '../../bench/harness/sharding.ts';
 
 test('bench sharding - 1,000,000 connections need 53 workers of at most 19,000, covering every index once', () => {
   const shards = planWorkers(1_000_000, 19_000);
@@ -54,4 +54,47 @@ test('bench sharding - workers × addresses × targets: each address and target 
   assert.ok(c.cells >= 6 * 6);
   for (let i = 0; i < 1000; i += 2) assert.equal(routeOf(i, addresses, targets).target, routeOf(i + 1, addresses, targets).target);
   assert.notEqual(routeOf(0, addresses, targets).address, routeOf(1, addresses, targets).address);
+});
+
+test('bench sharding - independent nodes: both ends of every pair on one node, before and after a storm, whatever the hop', () => {
+  const targets = ['ws://a', 'ws://b', 'ws://c'];
+  const c = countShards(planWorkers(600, 19_000), ['127.0.0.2'], targets);
+  assert.equal(c.pairsAcrossNodes, 0);
+  for (const t of targets) assert.equal(c.perTarget[t], 200);
+  for (let i = 0; i < 600; i++) {
+    assert.equal(targetIndex(i, 3, { hop: 1 }), targetIndex(i, 3), 'a reconnect returns to the node that holds its account');
+    assert.equal(targetIndex(i, 3, { crossNode: false }), Math.floor(i / 2) % 3);
+  }
+});
+
+test('bench sharding - cross-node: every pair split over two nodes, each node holding senders and receivers alike', () => {
+  for (const nodes of [2, 3, 5]) {
+    const targets = Array.from({ length: nodes }, (_, t) => `ws://127.0.0.1:${1000 + t}`);
+    const shards = planWorkers(3000, 700);
+    const c = countShards(shards, ['127.0.0.2', '127.0.0.3'], targets, { crossNode: true });
+    assert.equal(c.pairsAcrossNodes, 1500, `${nodes} nodes: every pair crosses`);
+    assert.equal(c.perWorker.reduce((a, b) => a + b, 0), 3000);
+    for (const t of targets) assert.ok(Math.abs(c.perTarget[t]! - 3000 / nodes) <= 1, `${nodes} nodes: ${t} holds ${c.perTarget[t]}`);
+    const senders = new Array<number>(nodes).fill(0);
+    const receivers = new Array<number>(nodes).fill(0);
+    for (let i = 0; i < 3000; i++) (i % 2 === 0 ? senders : receivers)[targetIndex(i, nodes, { crossNode: true })]!++;
+    for (let t = 0; t < nodes; t++) assert.ok(senders[t] === receivers[t] && senders[t]! > 0, `node ${t}: ${senders[t]} senders, ${receivers[t]} receivers`);
+  }
+});
+
+test('bench sharding - cross-node storm: every reconnect logs in on another node than before, and its pair stays split', () => {
+  const targets = ['ws://a', 'ws://b', 'ws://c'];
+  const addresses = ['127.0.0.2'];
+  for (let i = 0; i < 300; i++) {
+    const before = routeOf(i, addresses, targets, { crossNode: true });
+    const after = routeOf(i, addresses, targets, { crossNode: true, hop: 1 });
+    assert.notEqual(after.target, before.target, `connection ${i} moved`);
+    assert.equal(after.address, before.address, 'the source address stays');
+    if (i % 2 === 1) assert.notEqual(after.target, routeOf(i - 1, addresses, targets, { crossNode: true, hop: 1 }).target, `pair ${(i - 1) / 2} still split`);
+  }
+  assert.equal(countShards(planWorkers(300, 19_000), addresses, targets, { crossNode: true, hop: 1 }).pairsAcrossNodes, 150);
+});
+
+test('bench sharding - cross-node on one target degenerates to that target (config refuses it before a run)', () => {
+  assert.deepEqual([0, 1, 2, 3].map((i) => targetIndex(i, 1, { crossNode: true, hop: 1 })), [0, 0, 0, 0]);
 });
