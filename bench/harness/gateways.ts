@@ -88,14 +88,16 @@ interface LogLine {
   readonly event?: string;
   readonly msg?: string;
   readonly peer?: string;
+  /** Why a peer went down (`timeout`, `left`, …): a `left` at the end of a run is the graceful stop, a `timeout` under load a finding. */
+  readonly cause?: string;
   /** A supervisor report's kind (`child_exited`, `crash`, …) and its exit reason. */
   readonly report?: string;
   readonly reason?: unknown;
 }
 
-/** The name a warning is counted under: its event, or a supervisor report with its exit reason (`child_exited:normal`). */
+/** The name a warning is counted under: its event (with its cause: `cluster.node_down:timeout`), or a supervisor report with its exit reason (`child_exited:normal`). */
 function warningKey(l: LogLine): string {
-  if (l.event !== undefined) return l.event;
+  if (l.event !== undefined) return typeof l.cause === 'string' ? `${l.event}:${l.cause}` : l.event;
   if (l.report !== undefined) {
     const reason = typeof l.reason === 'string' ? l.reason : l.reason === undefined ? undefined : JSON.stringify(l.reason).slice(0, 60);
     return reason === undefined ? l.report : `${l.report}:${reason}`;

@@ -76,7 +76,8 @@ test('bench harness - clustered oneToOne: 5 pairs split over 2 nodes deliver acr
   assert.equal(report.latency.message.count, report.throughput.delivered);
   assert.ok(report.throughput.deliveredTotal <= report.throughput.sent);
   assert.equal(report.errorsTotal, 0, JSON.stringify(report.errors));
-  for (const s of report.servers) assert.equal(s.warnings['cluster.node_down'] ?? 0, 0, `${s.name}: ${JSON.stringify(s.warnings)}`);
+  // A node that stops after its peer logs `cluster.node_down:left`; a `timeout` would mean a node stalled under the load.
+  for (const s of report.servers) assert.equal(s.warnings['cluster.node_down:timeout'] ?? 0, 0, `${s.name}: ${JSON.stringify(s.warnings)}`);
 
   assert.deepEqual(report.cluster.cleanup, { pgSchema: 'dropped', cassandraKeyspace: 'dropped', kvStream: 'dropped' });
   assert.equal(liveChildren(), 0, 'every worker and node process was stopped');
