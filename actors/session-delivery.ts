@@ -5,13 +5,13 @@
  */
 import { FrameKind, ReceiptStatus, type AckFrame, type ServerFrame } from '../protocol/index.ts';
 import { send, type ActorContext } from '../supervisors/index.ts';
-import type { InboxEntry } from '../store/types.ts';
+import type { InboxEntry, InboxEntryId } from '../store/types.ts';
 import { INBOX_CURSOR_START } from '../store/types.ts';
 import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
 import { outbound } from './connection-protocol.ts';
 import type { SessionProtocol, SessionState } from './session-state.ts';
 import { storeReceipt } from './session-store.ts';
-import { applyVerified, readStart, resetMultiWriter, scheduleVerify, takeRead, touch } from './session-multiwriter.ts';
+import { applyVerified, directPush, readStart, resetMultiWriter, scheduleVerify, takeRead, touch } from './session-multiwriter.ts';
 
 // ---------------------------------------------------------------------------
 // delivery
@@ -88,14 +88,19 @@ export function flushDelivered(state: SessionState, ctx: ActorContext<SessionPro
   commitAck(state);
 }
 
-export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry): void {
+export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev?: InboxEntryId): void {
   const mw = state.mw;
   if (mw !== undefined) {
-    // Several writers: entries reach the device only through reads, in id order (session-multiwriter.ts).
+    // Several writers: pushed at once only when the sender's previous entry was (per-sender
+    // order); otherwise a read pushes it, in id order (session-multiwriter.ts).
     touch(mw, state.services.now());
     scheduleVerify(state, ctx);
-    state.moreAvailable = true;
-    pump(state, ctx);
+    const direct = directPush(mw, entry.id, prev, state.window.hasRoom);
+    if (direct === 'push') push(state, entry);
+    else if (direct === 'read') {
+      state.moreAvailable = true;
+      pump(state, ctx);
+    }
     return;
   }
   if (entry.id <= state.readCursor) return; // already pushed (the read saw it first)

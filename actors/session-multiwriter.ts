@@ -10,10 +10,14 @@
  * Rules here (store/types.ts MultiWriterInbox gives the horizon guarantee:
  * every entry at or below horizonCursor(t) that will ever be visible is
  * visible at t):
- * - Entries reach the device only through reads, pushed in id order; a
- *   notify only starts a read. One sender's appends are serialised (each
- *   commits before the next is minted), so a read that sees a sender's entry
- *   sees its earlier ones: per-sender order holds whatever was announced.
+ * - Entries reach the device through reads, pushed in id order. One
+ *   sender's appends are serialised (each commits before the next is
+ *   minted), so a read that sees a sender's entry sees its earlier ones:
+ *   per-sender order holds whatever was announced. A notify pushes its entry
+ *   at once only when it names the entry the same sending session stored
+ *   for this device before (`prev`) and that one was pushed already; else it
+ *   starts a read. So order holds by induction, and announcements lost on
+ *   the way (a node died, NATS was away) cost a read, never order.
  * - Read rounds: a round starts at min(readCursor, lowWater), skips ids
  *   already pushed (`recent`), pages on while pages are full, and when it
  *   completes sets lowWater = horizonCursor(time the round started). So every
@@ -110,6 +114,16 @@ export function takeRead(mw: MultiWriterState, entries: readonly InboxEntry[], l
   mw.roundStartedAt = undefined;
   mw.rereadFromCursor = false;
   return { push, more: false };
+}
+
+/**
+ * What a notify does: 'push' (its `prev` was pushed, the entry was not),
+ * 'skip' (already pushed or seen by a completed round), 'read'.
+ */
+export function directPush(mw: MultiWriterState, id: InboxEntryId, prev: InboxEntryId | undefined, hasRoom: boolean): 'push' | 'skip' | 'read' {
+  if (mw.recent.has(id) || id <= mw.cursor || id <= mw.lowWater) return 'skip';
+  if (prev === undefined || !hasRoom) return 'read';
+  return mw.recent.has(prev) || prev <= mw.lowWater || prev <= mw.cursor ? 'push' : 'read';
 }
 
 /** Schedules the next verification if the session is active and none is pending. */

@@ -15,7 +15,13 @@ import type { ConnectionRef } from './connection-protocol.ts';
 export type SessionCall = { readonly t: 'attach'; readonly conn: ConnectionRef };
 export type SessionCast =
   | { readonly t: 'frame'; readonly frame: SendFrame | AckFrame | ReceiptFrame }
-  | { readonly t: 'notify'; readonly entry: InboxEntry };
+  /**
+   * A new entry for this device. `prev`: the id of the entry the same sending
+   * session stored for this device just before (absent when unknown); with
+   * several writers it lets the entry be pushed without a read when `prev`
+   * was pushed already (session-multiwriter.ts).
+   */
+  | { readonly t: 'notify'; readonly entry: InboxEntry; readonly prev?: InboxEntryId };
 export type SessionInfo =
   | { readonly t: 'appended'; readonly frame: SendFrame; readonly result: AppendResult }
   | { readonly t: 'append-failed'; readonly rid: number; readonly error: unknown }
@@ -64,5 +70,7 @@ export interface SessionState {
   pendingAck: InboxEntryId | undefined;
   /** Present when several nodes append to this device's inbox (a cluster). */
   readonly mw: MultiWriterState | undefined;
+  /** Id of the last entry this session stored for each recipient device (`user:device`), for notifies' `prev`. */
+  readonly lastSentTo: Map<string, InboxEntryId>;
 }
 

@@ -7,7 +7,7 @@ import { FrameKind, ReceiptStatus, errorFrame } from '../protocol/index.ts';
 import { cast, send, type ActorContext } from '../supervisors/index.ts';
 import type { AppendResult, InboxBatch } from '../store/types.ts';
 import { encodeStoredReceipt } from './inbox-payload.ts';
-import { sessionName, type ChatServices } from './chat-services.ts';
+import { sessionName } from './chat-services.ts';
 import type { NotifyTarget, SessionProtocol, SessionRef, SessionState } from './session-state.ts';
 
 // ---------------------------------------------------------------------------
@@ -33,7 +33,7 @@ export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProto
     const entries = batch.copies.map((c) => ({ recipient: c.recipient, entry: { sender: device, clientMessageId, kind: 'receipt' as const, serverTimestamp, payload } }));
     await services.inbox.append(batch).then(
       (result) => {
-        notifyCopies(services, result, entries);
+        notifyCopies(state, result, entries);
         if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
       },
       (error: unknown) => receiptFailed(state, self, rid, error),
@@ -50,12 +50,30 @@ function receiptFailed(state: SessionState, self: SessionRef, rid: number | unde
   else services.log.warn({ event: 'session.receipt_store_failed', user: device.userId, device: device.deviceId, code: (error as { code?: string }).code });
 }
 
-export function notifyCopies(services: ChatServices, result: AppendResult, entries: readonly NotifyTarget[]): void {
-  const registry = services.system.registry;
+/**
+ * Announces committed copies to their recipients' sessions (wherever in the
+ * cluster they run), each with the id this session stored for the same
+ * device before (`prev`, only for a first-time store: a duplicate's ids are
+ * older than what was announced since).
+ */
+export function notifyCopies(state: SessionState, result: AppendResult, entries: readonly NotifyTarget[]): void {
+  const registry = state.services.system.registry;
+  const last = state.lastSentTo;
   for (let i = 0; i < result.copies.length; i++) {
     const copy = result.copies[i]!;
+    const key = `${copy.recipient.userId}:${copy.recipient.deviceId}`;
+    const prev = result.duplicate ? undefined : last.get(key);
+    if (!result.duplicate) {
+      if (last.size >= LAST_SENT_MAX && !last.has(key)) last.delete(last.keys().next().value!);
+      last.set(key, copy.id);
+    }
     const target = registry.whereis(sessionName(copy.recipient)) as SessionRef | undefined;
-    if (target !== undefined) cast(target, { t: 'notify', entry: { ...entries[i]!.entry, id: copy.id } });
+    if (target === undefined) continue;
+    const entry = { ...entries[i]!.entry, id: copy.id };
+    cast(target, prev === undefined ? { t: 'notify', entry } : { t: 'notify', entry, prev });
   }
 }
+
+/** Recipient devices remembered per session for `prev` (a forgotten one is announced without: a read). */
+const LAST_SENT_MAX = 1024;
 

@@ -59,6 +59,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       sendChain: Promise.resolve(), gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
       mw: services.inbox.multiWriter === undefined ? undefined : newMultiWriterState(services.inbox.multiWriter, services.now()),
+      lastSentTo: new Map(),
     };
     services.localSessions.add(ctx.self);
     pump(state, ctx);
@@ -79,7 +80,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
 
   handleCast(message, state, ctx): NoReplyResult<SessionState> {
     if (message.t === 'notify') {
-      onNotify(state, ctx, message.entry);
+      onNotify(state, ctx, message.entry, message.prev);
       return { noreply: state };
     }
     const frame = message.frame;
@@ -223,7 +224,7 @@ function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: 
     const appended = services.inbox.append(batch).then(
       (result) => {
         // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
-        if (!result.duplicate || services.inbox.multiWriter !== undefined) notifyCopies(services, result, entries);
+        if (!result.duplicate || services.inbox.multiWriter !== undefined) notifyCopies(state, result, entries);
         send(self, { t: 'appended', frame, result });
       },
       (error: unknown) => {

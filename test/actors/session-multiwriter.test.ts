@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InboxEntry, MultiWriterInbox } from '../../store/types.ts';
-import { applyVerified, newMultiWriterState, readStart, resetMultiWriter, takeRead } from '../../actors/session-multiwriter.ts';
+import { applyVerified, directPush, newMultiWriterState, readStart, resetMultiWriter, takeRead } from '../../actors/session-multiwriter.ts';
 
 const HORIZON = 1000;
 const id = (t: number) => String(t).padStart(8, '0');
@@ -109,4 +109,17 @@ test('multi-writer: after a takeover unacked ids are forgotten (delivered again)
   resetMultiWriter(mw);
   assert.deepEqual([...mw.recent.keys()], [id(1)]);
   assert.equal(mw.lowWater, '');
+});
+
+test('multi-writer: a notify is pushed at once only when the same sender\'s previous entry was pushed; else it reads', () => {
+  const mw = newMultiWriterState(inbox, 0);
+  mw.lowWater = id(100);
+  mw.recent.set(id(150), false);
+  assert.equal(directPush(mw, id(160), id(150), true), 'push', 'prev pushed (in recent)');
+  assert.equal(directPush(mw, id(160), id(90), true), 'push', 'prev at or below the low-water mark');
+  assert.equal(directPush(mw, id(160), id(155), true), 'read', 'prev never pushed (its notify was lost): read, in id order');
+  assert.equal(directPush(mw, id(160), undefined, true), 'read', 'prev unknown (a new sending session)');
+  assert.equal(directPush(mw, id(160), id(150), false), 'read', 'window full');
+  assert.equal(directPush(mw, id(150), id(140), true), 'skip', 'already pushed');
+  assert.equal(directPush(mw, id(99), id(90), true), 'skip', 'seen by a completed round');
 });

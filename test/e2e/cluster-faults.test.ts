@@ -268,6 +268,8 @@ test('cluster faults - NATS restart mid-traffic: every sent message arrives once
     });
     const barrier = flows.map((f) => f.issue());
     await within(Promise.all(flows.map((f, i) => f.deliveredAll([barrier[i]!.id]))), 30_000, 'the barrier message of every flow', report);
+    // Its delivery may overtake its `sent` on the way back to the sender: wait for that too.
+    await within(Promise.all(flows.map((f) => f.settled())), 30_000, 'the barrier sends to end', report);
 
     for (const f of flows) t.diagnostic(f.summary());
     t.diagnostic(`'retrying' events: ${parties.map((p) => `${p.name} ${retrying.get(p.name) ?? 0}`).join(', ')}`);
