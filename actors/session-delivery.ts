@@ -58,6 +58,7 @@ function commitAck(state: SessionState): void {
     mw.toDelete = [];
     const { services, device } = state;
     state.sendChain = state.sendChain.then(() => {
+      if (state.receiptLost) return; // their receipts may be lost: keep them (session-store.ts receiptFailed)
       mw.inbox.ackIds(device, ids, mw.cursor).catch((err: unknown) => {
         services.log.warn({ event: 'session.ack_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
       });
@@ -69,6 +70,7 @@ function commitAck(state: SessionState): void {
   state.pendingAck = undefined;
   const { services, device } = state;
   state.sendChain = state.sendChain.then(() => {
+    if (state.receiptLost) return; // their receipts may be lost: keep them (session-store.ts receiptFailed)
     services.inbox.ack(device, upTo).catch((err: unknown) => {
       // Not fatal: the entries stay and are delivered again later, then dropped by the client.
       services.log.warn({ event: 'session.ack_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
@@ -133,6 +135,7 @@ export function onVerified(state: SessionState, ctx: ActorContext<SessionProtoco
     }
     if (cursor !== undefined) {
       state.sendChain = state.sendChain.then(() => {
+        if (state.receiptLost) return;
         mw.inbox.ackIds(device, [], cursor).catch((err: unknown) => {
           services.log.warn({ event: 'session.cursor_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
         });

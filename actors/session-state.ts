@@ -70,6 +70,8 @@ export interface SessionState {
   pendingAck: InboxEntryId | undefined;
   /** Present when several nodes append to this device's inbox (a cluster). */
   readonly mw: MultiWriterState | undefined;
+  /** A "delivered" receipt could not be stored: nothing is deleted from the inbox any more (session-store.ts). */
+  receiptLost: boolean;
   /** Id of the last entry this session stored for each recipient device (`user:device`), for notifies' `prev`. */
   readonly lastSentTo: Map<string, InboxEntryId>;
 }

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { FrameKind, ReceiptStatus, errorFrame } from '../protocol/index.ts';
 import { cast, send, type ActorContext } from '../supervisors/index.ts';
+import { isParleyError } from '../protocol/errors.ts';
 import type { AppendResult, InboxBatch } from '../store/types.ts';
 import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName } from './chat-services.ts';
@@ -13,41 +14,72 @@ import type { NotifyTarget, SessionProtocol, SessionRef, SessionState } from './
 // ---------------------------------------------------------------------------
 // receipts
 
-/** Stores a receipt for every device of `to` (the original sender) and notifies the online ones. */
+/** Attempts of a "delivered" receipt the server makes itself before giving up (then the acked messages stay: see receiptFailed). */
+const RECEIPT_ATTEMPTS = 6;
+/** First retry delay; doubled each time (0.1 + 0.2 + … + 1.6 s). */
+const RECEIPT_RETRY_MS = 100;
+
+/**
+ * Stores a receipt for every device of `to` (the original sender) and
+ * notifies the online ones. A read receipt (`rid`) is the client's request:
+ * a failure goes back to it, and it retries. A "delivered" receipt is the
+ * server's own: retried here on retryable failures (same dedup key).
+ */
 export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined): void {
-  const { services, device } = state;
   const self = ctx.self;
+  const clientMessageId = `rcpt.${randomUUID()}`;
   state.sendChain = state.sendChain.then(async () => {
-    const devices = await services.directory.devicesOf(to);
-    if (devices.length === 0) {
-      if (rid !== undefined) send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', rid, `unknown user ${to}`) });
-      return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await storeReceiptOnce(state, self, to, status, messageIds, rid, clientMessageId);
+        return;
+      } catch (error) {
+        if (rid === undefined && attempt < RECEIPT_ATTEMPTS && isParleyError(error) && error.retryable) {
+          await new Promise((resolve) => setTimeout(resolve, RECEIPT_RETRY_MS * 2 ** (attempt - 1)));
+          continue;
+        }
+        // Caught here: a rejection would end the node process and leave sendChain rejected.
+        receiptFailed(state, self, rid, error);
+        return;
+      }
     }
-    const serverTimestamp = services.now();
-    const payload = encodeStoredReceipt({ status, messageIds });
-    const clientMessageId = `rcpt.${randomUUID()}`;
-    const batch: InboxBatch = {
-      sender: device, clientMessageId, kind: 'receipt', serverTimestamp,
-      copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
-    };
-    const entries = batch.copies.map((c) => ({ recipient: c.recipient, entry: { sender: device, clientMessageId, kind: 'receipt' as const, serverTimestamp, payload } }));
-    await services.inbox.append(batch).then(
-      (result) => {
-        notifyCopies(state, result, entries);
-        if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
-      },
-      (error: unknown) => receiptFailed(state, self, rid, error),
-    );
-    // Without this catch a failed device lookup was an unhandled rejection (which ends
-    // the node process) and left sendChain rejected, so every later send of this
-    // device skipped its work and was answered with that stale error.
-  }).catch((error: unknown) => receiptFailed(state, self, rid, error));
+  });
 }
 
+async function storeReceiptOnce(state: SessionState, self: SessionRef, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined, clientMessageId: string): Promise<void> {
+  const { services, device } = state;
+  const devices = await services.directory.devicesOf(to);
+  if (devices.length === 0) {
+    if (rid !== undefined) send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', rid, `unknown user ${to}`) });
+    return;
+  }
+  const serverTimestamp = services.now();
+  const payload = encodeStoredReceipt({ status, messageIds });
+  const batch: InboxBatch = {
+    sender: device, clientMessageId, kind: 'receipt', serverTimestamp,
+    copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
+  };
+  const entries = batch.copies.map((c) => ({ recipient: c.recipient, entry: { sender: device, clientMessageId, kind: 'receipt' as const, serverTimestamp, payload } }));
+  const result = await services.inbox.append(batch);
+  notifyCopies(state, result, entries);
+  if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
+}
+
+/**
+ * A read receipt's failure goes back to the client. A "delivered" receipt
+ * that could not be stored after its retries: from now on this session
+ * deletes nothing from the inbox, so the acked messages stay, are delivered
+ * again to the next session (the SDK drops the repeats) and acked again,
+ * which makes their receipt again: the receipt is not lost.
+ */
 function receiptFailed(state: SessionState, self: SessionRef, rid: number | undefined, error: unknown): void {
   const { services, device } = state;
-  if (rid !== undefined) send(self, { t: 'append-failed', rid, error });
-  else services.log.warn({ event: 'session.receipt_store_failed', user: device.userId, device: device.deviceId, code: (error as { code?: string }).code });
+  if (rid !== undefined) {
+    send(self, { t: 'append-failed', rid, error });
+    return;
+  }
+  state.receiptLost = true;
+  services.log.error({ event: 'session.receipt_store_failed', user: device.userId, device: device.deviceId, code: (error as { code?: string }).code }, 'delivered receipt not stored; acked messages stay in the inbox');
 }
 
 /**

@@ -59,7 +59,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       sendChain: Promise.resolve(), gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
       mw: services.inbox.multiWriter === undefined ? undefined : newMultiWriterState(services.inbox.multiWriter, services.now()),
-      lastSentTo: new Map(),
+      lastSentTo: new Map(), receiptLost: false,
     };
     services.localSessions.add(ctx.self);
     pump(state, ctx);

@@ -4,7 +4,7 @@
  * stacks); never a message payload. Tools subscribe with a callback or iterate
  * with `for await`; `logReports` writes them as one pino line each.
  */
-import type { ExitReason, Ref } from './types.ts';
+import { isNormalExit, type ExitReason, type Ref } from './types.ts';
 
 /**
  * What happened:
@@ -113,7 +113,8 @@ export function logReports(stream: ReportStream, logger: ReportLogger): () => vo
   return stream.subscribe((r) => {
     const line = { report: r.kind, node: r.node, supervisor: r.supervisor, childId: r.childId, ref: r.ref, behaviour: r.behaviour, reason: r.reason, stack: r.stack };
     if (r.kind === 'crash' || r.kind === 'start_error' || r.kind === 'max_intensity' || r.kind === 'shutdown_error') logger.error(line, r.kind);
-    else if (r.kind === 'child_exited' || r.kind === 'restarted') logger.warn(line, r.kind);
+    // A child that exits normally (normal, shutdown, {shutdown, _}) is routine: every closed connection does.
+    else if (r.kind === 'restarted' || (r.kind === 'child_exited' && (r.reason === undefined || !isNormalExit(r.reason)))) logger.warn(line, r.kind);
     else logger.info(line, r.kind);
   });
 }
