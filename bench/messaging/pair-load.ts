@@ -38,6 +38,8 @@ export interface PairLoadOptions {
   readonly warmupS: number;
   /** Total messages per second (rate mode); undefined = peak mode. */
   readonly rate: number | undefined;
+  /** Called when the measured interval starts (true) and ends (false), e.g. to sample server CPU over it alone. */
+  readonly onMeasuring?: (measuring: boolean) => void;
 }
 
 export const DEFAULT_PAIR_LOAD: PairLoadOptions = { pairs: 50, window: 32, durationS: 10, warmupS: 2, rate: undefined };
@@ -101,10 +103,12 @@ export async function runPairLoad(driver: PairDriver, options: Partial<PairLoadO
   }
   await new Promise((r) => setTimeout(r, o.warmupS * 1000));
   measuring = true;
+  o.onMeasuring?.(true);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, o.durationS * 1000));
   measuring = false;
   const elapsedS = (performance.now() - t0) / 1000;
+  o.onMeasuring?.(false);
   running = false;
   if (timer) clearInterval(timer);
   const outstanding = inFlight.reduce((a, b) => a + b, 0);

@@ -49,12 +49,21 @@ async function registerRaw(url: string): Promise<RawDevice> {
   return device;
 }
 
-/** Drives pairs against a Parley gateway at `url`, with `payloadBytes` of padding. */
-export function parleyDriver(url: string, payloadBytes: number): PairDriver {
+/** Where the two devices of a pair connect, and what the results are called. */
+export interface ParleyDriverOptions {
+  /** Result label. @default 'parley-node' */
+  readonly name?: string;
+  /** Gateway of every receiver (another node of a cluster: a cross-node pair). @default the senders' `url` */
+  readonly receiverUrl?: string;
+}
+
+/** Drives pairs against a Parley gateway: senders at `url` (receivers too, unless `options.receiverUrl`), with `payloadBytes` of padding. */
+export function parleyDriver(url: string, payloadBytes: number, options: ParleyDriverOptions = {}): PairDriver {
+  const receiverUrl = options.receiverUrl ?? url;
   return {
-    name: 'parley-node',
+    name: options.name ?? 'parley-node',
     async connectPair(index) {
-      const [sender, receiver] = await Promise.all([registerRaw(url), registerRaw(url)]);
+      const [sender, receiver] = await Promise.all([registerRaw(url), registerRaw(receiverUrl)]);
       let rid = 10;
       let acks: number[] = [];
       const flushAcks = () => {
