@@ -50,6 +50,9 @@ export interface ChatNodeOptions {
   readonly membership?: Partial<MembershipOptions>;
 }
 
+/** `receiptFlushMs` on a clustered node (see ChatSettings). */
+export const CLUSTER_RECEIPT_FLUSH_MS = 250;
+
 /** Opens the stores and starts the chat processes. */
 export async function startChatNode(config: NodeConfig, log: Logger, options: ChatNodeOptions = {}): Promise<ChatNode> {
   mkdirSync(config.dataDir, { recursive: true });
@@ -96,7 +99,9 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
       system,
       sessionSupervisor: sessions,
       limits: resolveLimits(options.limits),
-      settings: { ...DEFAULT_CHAT_SETTINGS, ...options.settings },
+      // On the clustered (Cassandra) inbox every receipt append is three CQL round trips and every
+      // ack window a delete batch: coalesce them over 250 ms (a "delivered" tick may lag that much).
+      settings: { ...DEFAULT_CHAT_SETTINGS, ...(stores.inbox.multiWriter === undefined ? {} : { receiptFlushMs: CLUSTER_RECEIPT_FLUSH_MS }), ...options.settings },
       log: log.child({ component: 'chat' }),
       now: Date.now,
     };

@@ -92,7 +92,8 @@ export async function runPairLoad(driver: PairDriver, options: Partial<PairLoadO
     let sent = 0;
     let cursor = 0;
     timer = setInterval(() => {
-      const due = Math.floor((performance.now() - start) / intervalMs);
+      // Message k is due at start + k·interval: k = 0 … floor(elapsed / interval) are due.
+      const due = Math.floor((performance.now() - start) / intervalMs) + 1;
       for (let tries = 0; sent < due && tries < o.pairs * 2; tries++) {
         const i = cursor++ % o.pairs;
         if (inFlight[i]! >= o.window) continue;
