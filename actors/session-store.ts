@@ -35,6 +35,8 @@ export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProto
         return;
       } catch (error) {
         if (rid === undefined && attempt < RECEIPT_ATTEMPTS && isParleyError(error) && error.retryable) {
+          const { device, services } = state;
+          services.log.warn({ event: 'session.receipt_retry', user: device.userId, device: device.deviceId, attempt, code: error.code }, 'delivered receipt not stored yet; retrying');
           await new Promise((resolve) => setTimeout(resolve, RECEIPT_RETRY_MS * 2 ** (attempt - 1)));
           continue;
         }
