@@ -12,14 +12,17 @@
  * | cast notify(entry)           | a new entry for this device: push it now or read it later      |
  * | info appended/read/…         | completions of store calls, back in the mailbox                |
  * | DOWN of its connection       | stop `normal`, writing last seen                                |
+ * | EXIT {shutdown: {nameLost}}  | (cluster) the device logged in on another node: close 4409, stop |
+ * | info verify/verified/resync  | (cluster) multi-writer inbox upkeep: session-multiwriter.ts     |
  *
  * Guarantees (ARCHITECTURE §4): `sent` only after the append committed; a
- * device gets entries in inbox-id order, which is per-sender send order; an
- * entry leaves the inbox only after the device acked it and every entry
- * before it (cumulative range delete). Store calls run outside the callback
- * and report back as messages, so the mailbox never waits on I/O: sends from
- * one device are *enqueued* into the store in order (the embedded store
- * commits them in that order), while many are in flight.
+ * device gets each sender's entries in that sender's send order; an entry
+ * leaves the inbox only after the device acked it (single node: it and every
+ * entry before it, a cumulative range delete; cluster: exactly the acked
+ * ids, session-multiwriter.ts). Store calls run outside the callback and
+ * report back as messages, so the mailbox never waits on I/O: sends from one
+ * device are enqueued into the store in order, several in flight when the
+ * store is pipelined (fail-stop, InboxStore.pipelined), else one at a time.
  */
 
 import { FrameKind, errorFrame, type ReceiptFrame, type SendFrame, type ServerFrame } from '../protocol/index.ts';
