@@ -42,10 +42,12 @@ const db = new Database(data.path, { timeout: data.busyTimeoutMs });
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${data.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
 const writer = new SqliteInboxWriter(db);
-// Fail-stop: after a retryable failure the rest of the group is not attempted
-// (a later write must not commit ahead of a failed one the caller will retry).
+// Fail-stop: after a retryable failure nothing is attempted — the rest of the
+// group and every later group — until the main thread, having heard of the
+// failure, says 'resume' (a later write must not commit ahead of a failed one
+// the caller will retry).
+let stopped: WireError | undefined;
 const group = db.transaction((writes: InboxWrite[]): WireResult[] => {
-  let stopped: WireError | undefined;
   return writes.map((w): WireResult => {
     if (stopped !== undefined) return { ok: false, error: stopped };
     try {
@@ -61,18 +63,31 @@ const group = db.transaction((writes: InboxWrite[]): WireResult[] => {
   });
 }).immediate as (writes: InboxWrite[]) => WireResult[];
 
-parentPort!.on('message', (msg: { readonly writes: InboxWrite[] } | 'close') => {
+parentPort!.on('message', (msg: { readonly writes: InboxWrite[] } | 'close' | 'resume') => {
   if (msg === 'close') {
     db.close();
     parentPort!.close();
     return;
   }
+  if (msg === 'resume') {
+    stopped = undefined;
+    return;
+  }
   let results: WireResult[];
-  try {
-    results = group(msg.writes);
-  } catch (err) {
-    const e = toWire(translateSqliteError(err, db, 'inbox.commit'));
-    results = msg.writes.map(() => ({ ok: false, error: e }));
+  if (stopped !== undefined) {
+    const notAttempted = stopped;
+    results = msg.writes.map(() => ({ ok: false, error: notAttempted }));
+  } else {
+    try {
+      results = group(msg.writes);
+    } catch (err) {
+      const translated = translateSqliteError(err, db, 'inbox.commit');
+      const e = toWire(translated);
+      if (isParleyError(translated) && translated.retryable) {
+        stopped = { store: true, code: 'PARLEY_ERR_STORE_UNAVAILABLE', message: `inbox.write: not attempted, an earlier write failed (${e.message})`, details: undefined };
+      }
+      results = msg.writes.map(() => ({ ok: false, error: e }));
+    }
   }
   parentPort!.postMessage(results);
 });
