@@ -49,31 +49,34 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
   if (state.moreAvailable) pump(state, ctx);
 }
 
-/** Enqueues the range delete of everything acked so far, behind any receipt already enqueued. */
+/** Enqueues the deletion of everything acked so far (several writers: exactly those ids), behind any receipt already enqueued. */
 function commitAck(state: SessionState): void {
   const mw = state.mw;
   if (mw !== undefined) {
     if (mw.toDelete.length === 0) return;
     const ids = mw.toDelete;
     mw.toDelete = [];
-    const { services, device } = state;
-    state.sendChain = state.sendChain.then(() => {
-      if (state.receiptLost) return; // their receipts may be lost: keep them (session-store.ts receiptFailed)
-      mw.inbox.ackIds(device, ids, mw.cursor).catch((err: unknown) => {
-        services.log.warn({ event: 'session.ack_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
-      });
-    });
+    enqueueInboxDelete(state, 'session.ack_failed', () => mw.inbox.ackIds(state.device, ids, mw.cursor));
     return;
   }
   const upTo = state.pendingAck;
   if (upTo === undefined) return;
   state.pendingAck = undefined;
+  enqueueInboxDelete(state, 'session.ack_failed', () => state.services.inbox.ack(state.device, upTo));
+}
+
+/**
+ * Enqueues an inbox delete (or cursor move) on the session's write chain.
+ * Skipped once a receipt was lost (the acked messages must come back: see
+ * session-store.ts receiptFailed). A failure is not fatal: the entries stay,
+ * are delivered again later and dropped by the client.
+ */
+function enqueueInboxDelete(state: SessionState, failedEvent: string, write: () => Promise<void>): void {
   const { services, device } = state;
   state.sendChain = state.sendChain.then(() => {
-    if (state.receiptLost) return; // their receipts may be lost: keep them (session-store.ts receiptFailed)
-    services.inbox.ack(device, upTo).catch((err: unknown) => {
-      // Not fatal: the entries stay and are delivered again later, then dropped by the client.
-      services.log.warn({ event: 'session.ack_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
+    if (state.receiptLost) return;
+    write().catch((err: unknown) => {
+      services.log.warn({ event: failedEvent, user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
     });
   });
 }
@@ -133,14 +136,7 @@ export function onVerified(state: SessionState, ctx: ActorContext<SessionProtoco
     if (unpushed.length > 0) {
       services.log.error({ event: 'session.verify_found_unpushed', user: device.userId, device: device.deviceId, count: unpushed.length }, 'entries below the read position were never pushed; reading again from the cursor');
     }
-    if (cursor !== undefined) {
-      state.sendChain = state.sendChain.then(() => {
-        if (state.receiptLost) return;
-        mw.inbox.ackIds(device, [], cursor).catch((err: unknown) => {
-          services.log.warn({ event: 'session.cursor_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
-        });
-      });
-    }
+    if (cursor !== undefined) enqueueInboxDelete(state, 'session.cursor_failed', () => mw.inbox.ackIds(device, [], cursor));
   }
   // A lost notify above readCursor is found by reading on.
   state.moreAvailable = true;

@@ -92,13 +92,15 @@ function receiptFailed(state: SessionState, self: SessionRef, rid: number | unde
  */
 export function notifyCopies(state: SessionState, result: AppendResult, entries: readonly NotifyTarget[]): void {
   const registry = state.services.system.registry;
-  const last = state.lastSentTo;
+  // `prev` serves only several writers (a single-writer session pushes by id order anyway).
+  const last = state.mw === undefined || result.duplicate ? undefined : state.lastSentTo;
   for (let i = 0; i < result.copies.length; i++) {
     const copy = result.copies[i]!;
-    const key = `${copy.recipient.userId}:${copy.recipient.deviceId}`;
-    const prev = result.duplicate ? undefined : last.get(key);
-    if (!result.duplicate) {
-      if (last.size >= LAST_SENT_MAX && !last.has(key)) last.delete(last.keys().next().value!);
+    let prev: string | undefined;
+    if (last !== undefined) {
+      const key = `${copy.recipient.userId}:${copy.recipient.deviceId}`;
+      prev = last.get(key);
+      if (last.size >= LAST_SENT_MAX && prev === undefined) last.delete(last.keys().next().value!);
       last.set(key, copy.id);
     }
     const target = registry.whereis(sessionName(copy.recipient)) as SessionRef | undefined;

@@ -31,22 +31,31 @@ export interface ChatCluster {
   stop(): Promise<void>;
 }
 
+/** The JetStream KV bucket holding cluster `clusterName`'s registry (names, groups, leases). */
+export function registryBucket(clusterName: string): string {
+  return `${clusterName}-registry`;
+}
+
+/** The JetStream stream behind that bucket (what to delete to remove it). */
+export function registryStream(clusterName: string): string {
+  return `KV_${registryBucket(clusterName)}`;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Connects to NATS and joins the cluster `config.clusterName` as `config.nodeId`. */
 export async function joinCluster(config: NodeConfig, log: Logger, membership: Partial<MembershipOptions> = {}): Promise<ChatCluster> {
   const nc: NatsConnection = await connectNats(config.natsUrl!.split(',').map((s) => s.trim()), config.nodeId);
+  const transport = new NatsTransport(nc);
   let node: ClusterNode;
   try {
-    const store = await JetStreamStore.open(nc, `${config.clusterName}-registry`);
-    const transport = new NatsTransport(nc);
+    const store = await JetStreamStore.open(nc, registryBucket(config.clusterName));
     node = await startClusterNode({ node: config.nodeId, transport, store, cluster: config.clusterName, membership });
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw err;
   }
-  const transport = new NatsTransport(nc);
   const devicesSubject = `${config.clusterName}.chat.devices`;
   const deviceListeners: Array<(userId: string) => void> = [];
   const unsubscribeDevices = transport.subscribe(devicesSubject, (data) => {

@@ -35,8 +35,6 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectNats } from '../../cluster/index.ts';
-import { serviceSettings } from '../../scripts/services.ts';
 import { startChatCluster, type ChatClusterHandle } from '../../test/support/chat-cluster.ts';
 import { parleyDriver } from '../messaging/parley-driver.ts';
 import { runPairLoad } from '../messaging/pair-load.ts';
@@ -98,12 +96,6 @@ function cleanup(): Promise<void> {
     if (cpuProfDir !== undefined) await settled(Promise.all(clusters.flatMap((c) => c.members.map((m) => m.stop()))), 20_000);
     await Promise.all(clusters.map((c) => c.stop().catch((err: unknown) => console.error(`clean-up of cluster ${c.clusterName} failed:`, err))));
     if (cqlDir !== undefined) rmSync(cqlDir, { recursive: true, force: true });
-    if (clusters.length > 0) {
-      const nc = await connectNats(serviceSettings().natsUrl, `cluster-chat-bench-cleanup-${process.pid}`);
-      const jsm = await nc.jetstreamManager();
-      for (const c of clusters) await jsm.streams.delete(`KV_${c.clusterName}-registry`).catch(() => false);
-      await nc.close();
-    }
   })();
   return cleaning;
 }

@@ -23,6 +23,7 @@ import { connect as connectNats } from 'nats';
 import pg from 'pg';
 import { cassandraSettings } from '../../scripts/cassandra/settings.ts';
 import { serviceSettings } from '../../scripts/services.ts';
+import { registryStream } from '../../server/chat-cluster.ts';
 
 /** The shared stores of one clustered run. */
 export interface ClusterBackends {
@@ -61,7 +62,7 @@ export function planClusterBackends(natsUrl: string, env: NodeJS.ProcessEnv = pr
 }
 
 /** The JetStream stream behind the cluster's registry bucket (cluster/jetstream-store.ts: bucket `<cluster>-registry`). */
-export const kvStreamOf = (b: ClusterBackends): string => `KV_${b.name}-registry`;
+export const kvStreamOf = (b: ClusterBackends): string => registryStream(b.name);
 
 /** Whether the run's nodes get Redis presence: given, or the default answers within `timeoutMs`. */
 export async function redisPresence(b: ClusterBackends, timeoutMs = 1000): Promise<boolean> {

@@ -17,10 +17,14 @@ import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { cassandraSettings } from '../../scripts/cassandra.ts';
 import { TcpProxy } from '../store/fixtures/tcp-proxy.ts';
-import { closeAllClients, registerClient, spawnNodeProcess, take } from '../support/test-node.ts';
+import { closeAllClients, registerClient, spawnNodeProcess, take, type NodeProcess } from '../support/test-node.ts';
 import { ReceiptStatus } from '../../protocol/index.ts';
 
-test('cassandra outage - sends fail retryably while the inbox store is away, the SDK resends in order, each arrives once', async () => {
+/**
+ * A node process (embedded accounts) whose inbox is a fresh Cassandra keyspace
+ * reached through a TCP proxy the test cuts and restores; all of it removed after.
+ */
+async function withOutageNode(body: (node: NodeProcess, proxy: TcpProxy) => Promise<void>): Promise<void> {
   const cass = cassandraSettings();
   const proxy = new TcpProxy(cass.host, cass.port);
   const proxyPort = await proxy.start();
@@ -30,6 +34,23 @@ test('cassandra outage - sends fail retryably while the inbox store is away, the
     PARLEY_CASSANDRA_CONTACT_POINTS: `127.0.0.1:${proxyPort}`, PARLEY_CASSANDRA_KEYSPACE: keyspace, PARLEY_CASSANDRA_LOCAL_DC: cass.localDataCenter,
   });
   try {
+    await body(node, proxy);
+  } finally {
+    await closeAllClients();
+    node.child.kill('SIGTERM');
+    const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
+    await node.exit;
+    clearTimeout(timer);
+    await proxy.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    const c = new cassandra.Client({ contactPoints: [cass.contactPoint], localDataCenter: cass.localDataCenter });
+    await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+    await c.shutdown();
+  }
+}
+
+test('cassandra outage - sends fail retryably while the inbox store is away, the SDK resends in order, each arrives once', async () => {
+  await withOutageNode(async (node, proxy) => {
     const alice = await registerClient(node.url);
     const bob = await registerClient(node.url);
     const text = (i: number) => new TextEncoder().encode(`outage ${i}`);
@@ -60,30 +81,11 @@ test('cassandra outage - sends fail retryably while the inbox store is away, the
       if (got.length === 20) break;
     }
     assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `o${i}`), 'every message once, in send order');
-  } finally {
-    await closeAllClients();
-    node.child.kill('SIGTERM');
-    const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
-    await node.exit;
-    clearTimeout(timer);
-    await proxy.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-    const c = new cassandra.Client({ contactPoints: [cass.contactPoint], localDataCenter: cass.localDataCenter });
-    await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-    await c.shutdown();
-  }
+  });
 });
 
 test('cassandra outage - delivered receipts of messages acked while the inbox store is away reach the sender afterwards', { timeout: 120_000 }, async () => {
-  const cass = cassandraSettings();
-  const proxy = new TcpProxy(cass.host, cass.port);
-  const proxyPort = await proxy.start();
-  const keyspace = `parley_outage_${randomBytes(5).toString('hex')}`;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-outage-'));
-  const node = await spawnNodeProcess(dataDir, 0, {
-    PARLEY_CASSANDRA_CONTACT_POINTS: `127.0.0.1:${proxyPort}`, PARLEY_CASSANDRA_KEYSPACE: keyspace, PARLEY_CASSANDRA_LOCAL_DC: cass.localDataCenter,
-  });
-  try {
+  await withOutageNode(async (node, proxy) => {
     const alice = await registerClient(node.url);
     const bob = await registerClient(node.url);
     const ids: string[] = [];
@@ -103,16 +105,5 @@ test('cassandra outage - delivered receipts of messages acked while the inbox st
       if (ids.every((id) => receipted.has(id))) break;
     }
     assert.deepEqual([...receipted].filter((id) => ids.includes(id)).sort(), [...ids].sort());
-  } finally {
-    await closeAllClients();
-    node.child.kill('SIGTERM');
-    const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
-    await node.exit;
-    clearTimeout(timer);
-    await proxy.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-    const c = new cassandra.Client({ contactPoints: [cass.contactPoint], localDataCenter: cass.localDataCenter });
-    await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-    await c.shutdown();
-  }
+  });
 });

@@ -453,12 +453,7 @@ test('cluster faults - server-blind on NATS: a wiretap on every subject finds no
     assert.equal(markers.length, 12);
   } finally {
     for (const s of sdks) await s.closeAll();
-    if (!stopped) await cluster?.stop();
-    if (cluster !== undefined) {
-      // The cluster's registry bucket lives on the suite's NATS: remove it with the cluster.
-      const jsm = await tap.nc.jetstreamManager();
-      await jsm.streams.delete(`KV_${cluster.clusterName}-registry`).catch(() => false);
-    }
+    if (!stopped) await cluster?.stop(); // also removes the cluster's registry bucket
     await tap.close();
   }
 });

@@ -9,45 +9,20 @@
  * keyspace `parley_test_<random>` and drops it at the end.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import cassandra from 'cassandra-driver';
-import { cassandraSettings, ensureCassandra, type CassandraHandle } from '../../scripts/cassandra.ts';
 import { isStoreError } from '../../store/errors.ts';
-import { CASSANDRA_MIGRATIONS, migrateCassandra, openCassandraInbox, type CassandraInboxOptions } from '../../store/cassandra/index.ts';
+import { CASSANDRA_MIGRATIONS, migrateCassandra, type CassandraInboxOptions } from '../../store/cassandra/index.ts';
 import { idOfTimeuuid, ticksOfMs, encodeInboxId, randomIdTail, timeuuidOfId } from '../../store/cassandra/inbox-id.ts';
 import { INBOX_CURSOR_START, type InboxStore } from '../../store/types.ts';
 import { batch, device, newUserId, rejectsWith } from './contracts/helpers.ts';
 import { inboxContract } from './contracts/inbox-contract.ts';
 import { TcpProxy } from './fixtures/tcp-proxy.ts';
+import { useTestKeyspace } from './fixtures/cassandra-keyspace.ts';
 
-const localDataCenter = process.env.PARLEY_CASSANDRA_LOCAL_DC || cassandraSettings().localDataCenter;
-const keyspace = `parley_test_${randomBytes(6).toString('hex')}`;
-let node: CassandraHandle | undefined;
-let contactPoint = process.env.PARLEY_CASSANDRA_CONTACT_POINTS?.split(',')[0] || cassandraSettings().contactPoint;
-const dropKeyspaces = [keyspace];
-
-before(async () => {
-  if (!process.env.PARLEY_CASSANDRA_CONTACT_POINTS) {
-    node = await ensureCassandra();
-    contactPoint = node.contactPoint;
-  }
-  await migrateCassandra({ contactPoints: [contactPoint], localDataCenter, keyspace });
-});
-
-after(async () => {
-  const client = new cassandra.Client({ contactPoints: [contactPoint], localDataCenter });
-  try {
-    for (const ks of dropKeyspaces) await client.execute(`DROP KEYSPACE IF EXISTS ${ks}`);
-  } finally {
-    await client.shutdown();
-    await node?.stop();
-  }
-});
-
-function open(extra: Partial<CassandraInboxOptions> = {}) {
-  return openCassandraInbox({ contactPoints: [contactPoint], localDataCenter, keyspace, ...extra });
-}
+const db = useTestKeyspace();
+const { keyspace, localDataCenter } = db;
+const open = db.open;
 
 inboxContract(
   'CassandraInboxStore',
@@ -161,17 +136,17 @@ test('CassandraInboxStore - concurrent retries of one send store it once', () =>
 
 test('CassandraInboxStore - migrations record their history; a keyspace from newer code refuses to open', async () => {
   const ks = `${keyspace}_newer`;
-  dropKeyspaces.push(ks);
-  const applied = await migrateCassandra({ contactPoints: [contactPoint], localDataCenter, keyspace: ks });
+  db.dropAlso(ks);
+  const applied = await migrateCassandra({ contactPoints: [db.contactPoint], localDataCenter, keyspace: ks });
   assert.deepEqual(applied, CASSANDRA_MIGRATIONS.map((m) => m.version));
-  assert.deepEqual(await migrateCassandra({ contactPoints: [contactPoint], localDataCenter, keyspace: ks }), []);
-  const client = new cassandra.Client({ contactPoints: [contactPoint], localDataCenter });
+  assert.deepEqual(await migrateCassandra({ contactPoints: [db.contactPoint], localDataCenter, keyspace: ks }), []);
+  const client = new cassandra.Client({ contactPoints: [db.contactPoint], localDataCenter });
   try {
     await client.execute(`INSERT INTO ${ks}.schema_migrations (version, name, applied_at) VALUES (999, 'future', toTimestamp(now()))`);
   } finally {
     await client.shutdown();
   }
-  await rejectsWith(openCassandraInbox({ contactPoints: [contactPoint], localDataCenter, keyspace: ks }), 'PARLEY_ERR_STORE_SCHEMA');
+  await rejectsWith(db.open({ keyspace: ks }), 'PARLEY_ERR_STORE_SCHEMA');
 });
 
 test('CassandraInboxStore - nothing listening: open rejects PARLEY_ERR_STORE_UNAVAILABLE', async () => {
@@ -189,7 +164,7 @@ test('CassandraInboxStore - nothing listening: open rejects PARLEY_ERR_STORE_UNA
  * process alive. The same-client recovery belongs in a soak run, not here.
  */
 test('CassandraInboxStore - Cassandra unreachable mid-use: retryable PARLEY_ERR_STORE_UNAVAILABLE; the failed append stored nothing', async () => {
-  const [host, port] = contactPoint.split(':') as [string, string];
+  const [host, port] = db.contactPoint.split(':') as [string, string];
   const proxy = new TcpProxy(host, Number(port));
   const proxyPort = await proxy.start();
   const r = device(newUserId(), 1);

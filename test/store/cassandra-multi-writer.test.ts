@@ -9,48 +9,24 @@
  * file. Each run migrates a fresh keyspace `parley_test_<random>` and drops it.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import cassandra from 'cassandra-driver';
-import { cassandraSettings, ensureCassandra, type CassandraHandle } from '../../scripts/cassandra.ts';
+import { test } from 'node:test';
 import { isStoreError } from '../../store/errors.ts';
 import { CassandraInboxStore } from '../../store/cassandra/cassandra-inbox-store.ts';
-import { migrateCassandra, openCassandraInbox, type CassandraInbox, type CassandraInboxOptions } from '../../store/cassandra/index.ts';
+import type { CassandraInboxOptions } from '../../store/cassandra/index.ts';
 import { INBOX_CURSOR_START, type DeviceAddress, type InboxStore, type MultiWriterInbox } from '../../store/types.ts';
 import { batch, device, newUserId, rejectsWith } from './contracts/helpers.ts';
 import { inboxContract } from './contracts/inbox-contract.ts';
+import { useTestKeyspace } from './fixtures/cassandra-keyspace.ts';
 
-const localDataCenter = process.env.PARLEY_CASSANDRA_LOCAL_DC || cassandraSettings().localDataCenter;
-const keyspace = `parley_test_${randomBytes(6).toString('hex')}`;
-let node: CassandraHandle | undefined;
-let contactPoint = process.env.PARLEY_CASSANDRA_CONTACT_POINTS?.split(',')[0] || cassandraSettings().contactPoint;
+const db = useTestKeyspace();
+const { keyspace } = db;
 const HORIZON = 10_000;
 const T0 = Date.UTC(2031, 5, 1, 12);
-const opened: CassandraInbox[] = [];
-
-before(async () => {
-  if (!process.env.PARLEY_CASSANDRA_CONTACT_POINTS) {
-    node = await ensureCassandra();
-    contactPoint = node.contactPoint;
-  }
-  await migrateCassandra({ contactPoints: [contactPoint], localDataCenter, keyspace });
-});
-
-after(async () => {
-  const client = new cassandra.Client({ contactPoints: [contactPoint], localDataCenter });
-  try {
-    await Promise.all(opened.map((c) => c.close()));
-    await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-  } finally {
-    await client.shutdown();
-    await node?.stop();
-  }
-});
 
 /** One "node": its own client, store, sequencers and id tail; closed in `after`. */
 async function openNode(extra: Partial<CassandraInboxOptions> = {}): Promise<{ inbox: InboxStore; mw: MultiWriterInbox }> {
-  const c = await openCassandraInbox({ contactPoints: [contactPoint], localDataCenter, keyspace, commitHorizonMs: HORIZON, ...extra });
-  opened.push(c);
+  const c = await db.open({ commitHorizonMs: HORIZON, ...extra });
+  db.atEnd(() => c.close());
   assert.ok(c.inbox.multiWriter, 'commitHorizonMs set: the store is multi-writer');
   return { inbox: c.inbox, mw: c.inbox.multiWriter };
 }
@@ -66,7 +42,7 @@ async function appendOne(inbox: InboxStore, sender: DeviceAddress, clientMessage
 inboxContract(
   'CassandraInboxStore (multi-writer)',
   async ({ retention }) => {
-    const c = await openCassandraInbox({ contactPoints: [contactPoint], localDataCenter, keyspace, retention, commitHorizonMs: HORIZON });
+    const c = await db.open({ retention, commitHorizonMs: HORIZON });
     return { inbox: c.inbox, close: () => c.close() };
   },
   { clockDrivenExpiry: false },
@@ -163,8 +139,8 @@ test('CassandraInboxStore multi-writer - horizonCursor(now) is the lowest id of 
 });
 
 test('CassandraInboxStore multi-writer - ids many writers mint in the same tick sort as strings exactly as Cassandra orders them', async () => {
-  const c = await openCassandraInbox({ contactPoints: [contactPoint], localDataCenter, keyspace });
-  opened.push(c);
+  const c = await db.open();
+  db.atEnd(() => c.close());
   // one client, sixteen stores: each has its own sequencers and id tail, like sixteen nodes
   const r = device(newUserId(), 1);
   const writers = Array.from({ length: 16 }, () => new CassandraInboxStore(c.client, { keyspace, commitHorizonMs: HORIZON, now: () => T0 }));
@@ -226,10 +202,10 @@ test('CassandraInboxStore multi-writer - invalid ackIds input rejects PARLEY_ERR
 });
 
 test('CassandraInboxStore multi-writer - without commitHorizonMs the store has no multiWriter; a bad horizon refuses to open', async () => {
-  const single = await openCassandraInbox({ contactPoints: [contactPoint], localDataCenter, keyspace });
-  opened.push(single);
+  const single = await db.open();
+  db.atEnd(() => single.close());
   assert.equal(single.inbox.multiWriter, undefined);
   for (const commitHorizonMs of [999, 1500.5, -1, Number.NaN]) {
-    await rejectsWith(openCassandraInbox({ contactPoints: [contactPoint], localDataCenter, keyspace, commitHorizonMs }), 'PARLEY_ERR_STORE_INVALID_INPUT');
+    await rejectsWith(db.open({ commitHorizonMs }), 'PARLEY_ERR_STORE_INVALID_INPUT');
   }
 });

@@ -15,6 +15,7 @@ import { connect } from 'nats';
 import { serviceSettings } from '../../scripts/services.ts';
 import { cassandraSettings } from '../../scripts/cassandra.ts';
 import { freshBackends, type FreshBackends } from './backends.ts';
+import { registryStream } from '../../server/chat-cluster.ts';
 import { closeAllClients, spawnNodeProcess, type NodeProcess } from './test-node.ts';
 
 /** One node process of the cluster. */
@@ -104,7 +105,7 @@ export async function startChatCluster(n: number, options: ChatClusterOptions = 
       const nc = await connect({ servers: natsUrl, maxReconnectAttempts: 0 }).catch(() => undefined);
       if (nc !== undefined) {
         const jsm = await nc.jetstreamManager();
-        await jsm.streams.delete(`KV_${clusterName}-registry`).catch(() => false);
+        await jsm.streams.delete(registryStream(clusterName)).catch(() => false);
         await nc.close();
       }
     },
