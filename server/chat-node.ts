@@ -56,8 +56,11 @@ export const CLUSTER_RECEIPT_FLUSH_MS = 250;
 /** Opens the stores and starts the chat processes. */
 export async function startChatNode(config: NodeConfig, log: Logger, options: ChatNodeOptions = {}): Promise<ChatNode> {
   mkdirSync(config.dataDir, { recursive: true });
-  const stores: NodeStores = await openNodeStores(config, (err) =>
-    log.warn({ event: 'presence.flush_failed', code: (err as { code?: string }).code }, 'presence flush failed; retried on the next heartbeat'));
+  const stores: NodeStores = await openNodeStores(
+    config,
+    (err) => log.warn({ event: 'presence.flush_failed', code: (err as { code?: string }).code }, 'presence flush failed; retried on the next heartbeat'),
+    (message) => log.warn({ event: 'store.checkpoint_failed', message }, 'embedded WAL checkpoint failed; retried on the next tick'),
+  );
   log.info({ event: 'node.stores', ...stores.backends }, 'stores open');
   let cluster: ChatCluster | undefined;
   if (config.natsUrl !== undefined) {

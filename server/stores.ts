@@ -29,14 +29,24 @@ export interface NodeStores {
 }
 
 /** Opens the stores the config selects; schema migrations run on open. */
-export async function openNodeStores(config: NodeConfig, onPresenceError: (err: Error) => void = () => {}): Promise<NodeStores> {
+export async function openNodeStores(
+  config: NodeConfig,
+  onPresenceError: (err: Error) => void = () => {},
+  onCheckpointFailure: (message: string) => void = () => {},
+): Promise<NodeStores> {
   mkdirSync(config.dataDir, { recursive: true });
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
   try {
-    const embedded = await openEmbeddedStores({ path: path.join(config.dataDir, 'parley.db'), synchronous: config.embeddedSync });
+    const embedded = await openEmbeddedStores({
+      path: path.join(config.dataDir, 'parley.db'),
+      synchronous: config.embeddedSync,
+      onCheckpoint: (report) => {
+        if (!report.ok) onCheckpointFailure(report.message);
+      },
+    });
     closers.push(() => embedded.close());
     let accounts: AccountStore = embedded.accounts;
     let prekeys: PreKeyStore = embedded.prekeys;

@@ -6,6 +6,9 @@
  * window, and latency at a fixed rate.
  *
  * Run: node --import tsx bench/messaging/run.ts [--pairs 50] [--window 32] [--duration 10] [--rate 5000] [--payload 100]
+ *        [--only parley|relay] [--modes peak,rate] [--cpu-prof <dir>]
+ * `--only` measures one server (no ratios); `--cpu-prof` writes the servers'
+ * V8 CPU profiles (main thread and writer thread) into <dir> when they stop.
  * Prints one JSON line and a table. Servers run as separate processes; the
  * load client runs in this one; server CPU and RSS are read from /proc.
  */
@@ -27,14 +30,24 @@ const window = arg('window', 32);
 const durationS = arg('duration', 10);
 const rate = arg('rate', 5000);
 const payload = arg('payload', 100);
+const textArg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const only = textArg('only');
+const cpuProfDir = textArg('cpu-prof');
+const modes = (textArg('modes') ?? 'peak,rate').split(',') as ('peak' | 'rate')[];
 
 interface Measured extends PairLoadResult {
   readonly serverCpuCores: number;
   readonly serverRssMb: number;
+  /** CPU of this process (the load client) over the same run. */
+  readonly clientCpuCores: number;
 }
 
 async function startServer(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {
@@ -50,10 +63,31 @@ async function startServer(args: string[], ready: RegExp): Promise<{ child: Chil
 }
 
 async function measure(child: ChildProcess, driver: PairDriver, mode: 'peak' | 'rate'): Promise<Measured> {
-  const before = sampleProcess(child.pid!);
-  const result = await runPairLoad(driver, { pairs, window, durationS, warmupS: 2, rate: mode === 'rate' ? rate : undefined });
-  const after = sampleProcess(child.pid!);
-  return { ...result, serverCpuCores: Number(cpuCores(before, after).toFixed(2)), serverRssMb: Math.round(after.rssBytes / 1e6) };
+  let before = sampleProcess(child.pid!);
+  let after = before;
+  let clientBefore = process.cpuUsage();
+  let clientCpu = { user: 0, system: 0 };
+  let t0 = performance.now();
+  let elapsedMs = 1;
+  // CPU over the measured interval only (not connection set-up or warm-up).
+  const onMeasuring = (on: boolean) => {
+    if (on) {
+      before = sampleProcess(child.pid!);
+      clientBefore = process.cpuUsage();
+      t0 = performance.now();
+    } else {
+      after = sampleProcess(child.pid!);
+      clientCpu = process.cpuUsage(clientBefore);
+      elapsedMs = performance.now() - t0;
+    }
+  };
+  const result = await runPairLoad(driver, { pairs, window, durationS, warmupS: 2, rate: mode === 'rate' ? rate : undefined, onMeasuring });
+  return {
+    ...result,
+    serverCpuCores: Number(cpuCores(before, after).toFixed(2)),
+    serverRssMb: Math.round(after.rssBytes / 1e6),
+    clientCpuCores: Number(((clientCpu.user + clientCpu.system) / 1000 / elapsedMs).toFixed(2)),
+  };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -63,42 +97,42 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 const results: Measured[] = [];
-const relay = await startServer(['bench/relay/bare-relay.ts'], /listening (\d+)/);
-try {
-  results.push(await measure(relay.child, relayDriver(relay.url, payload), 'peak'));
-  results.push(await measure(relay.child, relayDriver(relay.url, payload), 'rate'));
-} finally {
-  await stop(relay.child);
+if (only !== 'parley') {
+  const relay = await startServer(['bench/relay/bare-relay.ts'], /listening (\d+)/);
+  try {
+    for (const mode of modes) results.push(await measure(relay.child, relayDriver(relay.url, payload), mode));
+  } finally {
+    await stop(relay.child);
+  }
 }
-const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-bench-'));
-const node = await startServer(['server/cli.ts', 'start', '--http-port', '0', '--gateway-port', '0', '--data-dir', dataDir, '--log-level', 'warn'], /gateway (ws:\/\/\S+)/);
-try {
-  results.push(await measure(node.child, parleyDriver(node.url, payload), 'peak'));
-  results.push(await measure(node.child, parleyDriver(node.url, payload), 'rate'));
-} finally {
-  await stop(node.child);
-  rmSync(dataDir, { recursive: true, force: true });
+if (only !== 'relay') {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-bench-'));
+  const node = await startServer(['server/cli.ts', 'start', '--http-port', '0', '--gateway-port', '0', '--data-dir', dataDir, '--log-level', 'warn'], /gateway (ws:\/\/\S+)/);
+  try {
+    for (const mode of modes) results.push(await measure(node.child, parleyDriver(node.url, payload), mode));
+  } finally {
+    await stop(node.child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
-const find = (driver: string, mode: string) => results.find((r) => r.driver === driver && r.mode === mode)!;
-const relayPeak = find('bare-ws-relay', 'peak');
-const nodePeak = find('parley-node', 'peak');
-const relayRate = find('bare-ws-relay', 'rate');
-const nodeRate = find('parley-node', 'rate');
+const find = (driver: string, mode: string) => results.find((r) => r.driver === driver && r.mode === mode);
+const ratio = (a: number | undefined, b: number | undefined, digits: number) =>
+  a === undefined || b === undefined ? null : Number((a / b).toFixed(digits));
 const summary = {
   bench: 'messaging-pairs',
   date: new Date().toISOString(),
   conditions: { pairs, window, durationS, rate, payloadBytes: payload, cores: 2 },
   results,
   ratios: {
-    peakThroughputVsRelay: Number((nodePeak.msgsPerS / relayPeak.msgsPerS).toFixed(3)),
-    p99AtRateVsRelay: Number((nodeRate.latency.p99Ms / relayRate.latency.p99Ms).toFixed(2)),
+    peakThroughputVsRelay: ratio(find('parley-node', 'peak')?.msgsPerS, find('bare-ws-relay', 'peak')?.msgsPerS, 3),
+    p99AtRateVsRelay: ratio(find('parley-node', 'rate')?.latency.p99Ms, find('bare-ws-relay', 'rate')?.latency.p99Ms, 2),
   },
 };
 console.log(JSON.stringify(summary));
-console.log('\n| server | mode | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | server RSS MB |');
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('\n| server | mode | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | server RSS MB | load client CPU (cores) |');
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of results) {
-  console.log(`| ${r.driver} | ${r.mode === 'rate' ? `rate ${rate}/s` : `peak (window ${window})`} | ${r.msgsPerS} | ${r.latency.p50Ms} | ${r.latency.p99Ms} | ${r.latency.p999Ms} | ${r.serverCpuCores} | ${r.serverRssMb} |`);
+  console.log(`| ${r.driver} | ${r.mode === 'rate' ? `rate ${rate}/s` : `peak (window ${window})`} | ${r.msgsPerS} | ${r.latency.p50Ms} | ${r.latency.p99Ms} | ${r.latency.p999Ms} | ${r.serverCpuCores} | ${r.serverRssMb} | ${r.clientCpuCores} |`);
 }
 console.log(`\nParley peak / relay peak = ${summary.ratios.peakThroughputVsRelay} (target ≥ 0.6); p99 at ${rate}/s: Parley / relay = ${summary.ratios.p99AtRateVsRelay} (target ≤ 2)`);

@@ -21,6 +21,8 @@ import { EMBEDDED_MIGRATIONS, migrate } from './migrations.ts';
 import { SqliteAccountStore } from './sqlite-account-store.ts';
 import { SqliteInboxStore } from './sqlite-inbox-store.ts';
 import { WriterThreadQueue } from './writer-thread-queue.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, Checkpointer, DEFAULT_CHECKPOINT_INTERVAL_MS } from './checkpointer.ts';
+import type { CheckpointReport } from './sqlite-checkpoint-thread.ts';
 import type { PreKeyRetention, PreKeyStore } from '../prekeys.ts';
 import { SqlitePreKeyStore } from './sqlite-prekey-store.ts';
 
@@ -42,6 +44,14 @@ export interface EmbeddedStoreOptions {
    * @default 5000
    */
   readonly busyTimeoutMs?: number;
+  /**
+   * Period of the checkpoint thread (file databases): WAL checkpoints run
+   * there, not inside a commit on the writer thread or the event loop.
+   * @default DEFAULT_CHECKPOINT_INTERVAL_MS (100)
+   */
+  readonly checkpointIntervalMs?: number;
+  /** Called with each report of the checkpoint thread (work done, or a failure). */
+  readonly onCheckpoint?: (report: CheckpointReport) => void;
   /** Clock for created-at times. @default Date.now */
   readonly now?: () => number;
 }
@@ -79,7 +89,15 @@ export async function openEmbeddedStores(options: EmbeddedStoreOptions): Promise
     const accounts = new SqliteAccountStore(db, now);
     // A file database gets a writer thread for the inbox: commits (and their
     // fsyncs) leave the event loop. ':memory:' cannot be shared with a thread.
-    const writer = options.path === ':memory:' ? undefined : new WriterThreadQueue({ path: options.path, synchronous, busyTimeoutMs });
+    const file = options.path !== ':memory:';
+    // Checkpoints leave the commit path: a thread of their own runs them; the
+    // committing connections keep auto-checkpoint only as a backstop.
+    if (file) db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+    const writer = file ? new WriterThreadQueue({ path: options.path, synchronous, busyTimeoutMs, autocheckpointPages: BACKSTOP_AUTOCHECKPOINT_PAGES }) : undefined;
+    const checkpointer = file
+      ? new Checkpointer({ path: options.path, busyTimeoutMs, intervalMs: options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS })
+      : undefined;
+    if (checkpointer !== undefined && options.onCheckpoint !== undefined) checkpointer.on('checkpoint', options.onCheckpoint);
     const inbox = new SqliteInboxStore(db, options.retention, writer);
     const prekeys = new SqlitePreKeyStore(db, options.prekeyRetention);
     return {
@@ -88,6 +106,7 @@ export async function openEmbeddedStores(options: EmbeddedStoreOptions): Promise
       prekeys,
       async close() {
         await writer?.close();
+        await checkpointer?.close();
         if (db.open) db.close();
       },
     };

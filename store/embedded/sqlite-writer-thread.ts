@@ -18,6 +18,8 @@ export interface WriterThreadData {
   readonly path: string;
   readonly synchronous: 'full' | 'normal';
   readonly busyTimeoutMs: number;
+  /** wal_autocheckpoint of this connection (the checkpoint thread does the regular ones). @default 1000 (SQLite's) */
+  readonly autocheckpointPages?: number;
 }
 
 /** A result as it crosses the thread boundary. */
@@ -40,6 +42,7 @@ function toWire(err: unknown): WireError {
 const data = workerData as WriterThreadData;
 const db = new Database(data.path, { timeout: data.busyTimeoutMs });
 db.pragma('journal_mode = WAL');
+db.pragma(`wal_autocheckpoint = ${data.autocheckpointPages ?? 1000}`);
 db.pragma(`synchronous = ${data.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
 const writer = new SqliteInboxWriter(db);
 // Fail-stop: after a retryable failure nothing is attempted — the rest of the
