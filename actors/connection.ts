@@ -100,7 +100,7 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
     return { noreply: state };
   },
 
-  async handleInfo(message, state, ctx): Promise<NoReplyResult<ConnectionData>> {
+  handleInfo(message, state, ctx): NoReplyResult<ConnectionData> | Promise<NoReplyResult<ConnectionData>> {
     const m = message as ConnectionInfo | SystemMessage;
     if ('type' in m) {
       if (m.type === 'DOWN' && sameRef(m.monitor, state.sessionMonitor)) {
@@ -110,9 +110,11 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
       return { noreply: state };
     }
     switch (m.t) {
-      case 'in':
-        await onBytes(state, ctx, m.data, m.binary);
-        return { noreply: state };
+      case 'in': {
+        // Only a login waits (the mailbox holds later frames until it is done); every other frame is handled synchronously.
+        const login = onBytes(state, ctx, m.data, m.binary);
+        return login === undefined ? { noreply: state } : login.then(() => ({ noreply: state }));
+      }
       case 'tick':
         if (performance.now() - state.lastHeard > state.services.settings.idleTimeoutMs) {
           closeWith(state, 'PARLEY_ERR_IDLE_TIMEOUT', 'no frame from the client in time', null);
@@ -143,18 +145,26 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
   },
 };
 
-async function onBytes(state: ConnectionData, ctx: ActorContext<ConnectionProtocol>, data: Buffer, binary: boolean): Promise<void> {
+/** Handles one inbound message; returns a promise only for a login (register/auth), which the mailbox waits for. */
+function onBytes(state: ConnectionData, ctx: ActorContext<ConnectionProtocol>, data: Buffer, binary: boolean): Promise<void> | undefined {
   if (state.closing) return;
   state.lastHeard = performance.now();
-  if (!binary) return violation(state, 'PARLEY_ERR_MALFORMED_FRAME', null, 'text frames are not part of the protocol', null);
+  if (!binary) {
+    violation(state, 'PARLEY_ERR_MALFORMED_FRAME', null, 'text frames are not part of the protocol', null);
+    return;
+  }
   const decoded = decodeFrame(data, state.services.limits);
   if (!decoded.ok) {
     const e = decoded.error;
-    return violation(state, e.code, e.rid, e.message, e.field);
+    violation(state, e.code, e.rid, e.message, e.field);
+    return;
   }
   const frame = decoded.frame;
   const next = nextState(state.phase, frame.kind);
-  if (!next.ok) return violation(state, next.code, ridOf(frame), `${frameName(frame)} not allowed now`, null);
+  if (!next.ok) {
+    violation(state, next.code, ridOf(frame), `${frameName(frame)} not allowed now`, null);
+    return;
+  }
   state.phase = next.state;
   switch (frame.kind) {
     case FrameKind.Hello:
@@ -177,7 +187,8 @@ async function onBytes(state: ConnectionData, ctx: ActorContext<ConnectionProtoc
       return;
     case FrameKind.PreKeyUpload:
     case FrameKind.PreKeyFetch:
-      return serveKeys(state, ctx, frame);
+      serveKeys(state, ctx, frame);
+      return;
     default:
       // Device linking arrives with multi-device keys.
       write(state, errorFrame('PARLEY_ERR_INTERNAL', ridOf(frame), `${frameName(frame)} is not served by this node yet`));

@@ -9,7 +9,7 @@ import type { InboxEntry, InboxEntryId } from '../store/types.ts';
 import { INBOX_CURSOR_START } from '../store/types.ts';
 import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
 import { outbound } from './connection-protocol.ts';
-import type { SessionProtocol, SessionState } from './session-state.ts';
+import { inOrder, type SessionProtocol, type SessionState } from './session-state.ts';
 import { storeReceipt } from './session-store.ts';
 import { applyVerified, directPush, readStart, resetMultiWriter, scheduleVerify, takeRead, touch } from './session-multiwriter.ts';
 
@@ -73,7 +73,7 @@ function commitAck(state: SessionState): void {
  */
 function enqueueInboxDelete(state: SessionState, failedEvent: string, write: () => Promise<void>): void {
   const { services, device } = state;
-  state.sendChain = state.sendChain.then(() => {
+  inOrder(state, () => {
     if (state.receiptLost) return;
     write().catch((err: unknown) => {
       services.log.warn({ event: failedEvent, user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });

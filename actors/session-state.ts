@@ -5,7 +5,7 @@
  */
 import type { AckFrame, ReceiptFrame, SendFrame, ServerFrame } from '../protocol/index.ts';
 import type { MonitorRef, Protocol, Ref } from '../supervisors/index.ts';
-import type { AppendResult, DeviceAddress, InboxEntry, InboxEntryId } from '../store/types.ts';
+import type { DeviceAddress, InboxEntry, InboxEntryId } from '../store/types.ts';
 import type { MultiWriterState } from './session-multiwriter.ts';
 import { DeliveryWindow } from './delivery-window.ts';
 import type { ChatServices } from './chat-services.ts';
@@ -23,7 +23,6 @@ export type SessionCast =
    */
   | { readonly t: 'notify'; readonly entry: InboxEntry; readonly prev?: InboxEntryId };
 export type SessionInfo =
-  | { readonly t: 'appended'; readonly frame: SendFrame; readonly result: AppendResult }
   | { readonly t: 'append-failed'; readonly rid: number; readonly error: unknown }
   | { readonly t: 'read'; readonly entries: readonly InboxEntry[]; readonly asked: number; readonly generation: number }
   | { readonly t: 'read-failed'; readonly error: unknown; readonly generation: number }
@@ -38,11 +37,6 @@ export type SessionInfo =
   | { readonly t: 'resync' };
 export type SessionProtocol = Protocol<SessionCall, 'ok', SessionCast, SessionInfo>;
 export type SessionRef = Ref<SessionProtocol>;
-
-export interface NotifyTarget {
-  readonly recipient: DeviceAddress;
-  readonly entry: Omit<InboxEntry, 'id'>;
-}
 
 /** The whole state of a session. */
 export interface SessionState {
@@ -59,8 +53,10 @@ export interface SessionState {
   moreAvailable: boolean;
   /** Bumped on takeover: completions of reads started for an older connection are ignored. */
   generation: number;
-  /** Serialises the part of each send that must stay in order: planning and enqueueing the append. */
+  /** Serialises the part of each write that must stay in order (planning and enqueueing appends, receipts, deletes): see `inOrder`. */
   sendChain: Promise<void>;
+  /** Steps chained on `sendChain` and not finished; 0 = the next step may run at once. */
+  chainPending: number;
   /** The first send that failed with a retryable store error; later sends wait for its resend. */
   readonly gate: { blockedOn: string | undefined };
   /** Message ids acked by this device and not yet reported "delivered", per original sender user. */
@@ -76,3 +72,22 @@ export interface SessionState {
   readonly lastSentTo: Map<string, InboxEntryId>;
 }
 
+
+/**
+ * Runs `step` after every step queued before it (sends, receipts, inbox
+ * deletes of this session keep their order into the store). With nothing
+ * pending it runs at once, synchronously — the common case, no promise
+ * hop; a step that returns a promise holds later steps until it settles.
+ * `step` must not throw or reject (each caller handles its own failures).
+ */
+export function inOrder(state: SessionState, step: () => void | Promise<void>): void {
+  if (state.chainPending === 0) {
+    const running = step();
+    if (running === undefined) return;
+    state.chainPending++;
+    state.sendChain = running.then(() => { state.chainPending--; });
+    return;
+  }
+  state.chainPending++;
+  state.sendChain = state.sendChain.then(step).then(() => { state.chainPending--; });
+}

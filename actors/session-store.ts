@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { FrameKind, ReceiptStatus, errorFrame } from '../protocol/index.ts';
 import { cast, send, type ActorContext } from '../supervisors/index.ts';
 import { isParleyError } from '../protocol/errors.ts';
-import type { AppendResult, InboxBatch } from '../store/types.ts';
+import type { AppendResult, InboxBatch, InboxEntry } from '../store/types.ts';
 import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName } from './chat-services.ts';
-import type { NotifyTarget, SessionProtocol, SessionRef, SessionState } from './session-state.ts';
+import { inOrder, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
 
 // ---------------------------------------------------------------------------
 // receipts
@@ -28,7 +28,7 @@ const RECEIPT_RETRY_MS = 100;
 export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined): void {
   const self = ctx.self;
   const clientMessageId = `rcpt.${randomUUID()}`;
-  state.sendChain = state.sendChain.then(async () => {
+  inOrder(state, async () => {
     for (let attempt = 1; ; attempt++) {
       try {
         await storeReceiptOnce(state, self, to, status, messageIds, rid, clientMessageId);
@@ -40,7 +40,7 @@ export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProto
           await new Promise((resolve) => setTimeout(resolve, RECEIPT_RETRY_MS * 2 ** (attempt - 1)));
           continue;
         }
-        // Caught here: a rejection would end the node process and leave sendChain rejected.
+        // Caught here: a rejection would end the node process and leave the chain rejected.
         receiptFailed(state, self, rid, error);
         return;
       }
@@ -61,9 +61,8 @@ async function storeReceiptOnce(state: SessionState, self: SessionRef, to: strin
     sender: device, clientMessageId, kind: 'receipt', serverTimestamp,
     copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
   };
-  const entries = batch.copies.map((c) => ({ recipient: c.recipient, entry: { sender: device, clientMessageId, kind: 'receipt' as const, serverTimestamp, payload } }));
   const result = await services.inbox.append(batch);
-  notifyCopies(state, result, entries);
+  notifyCopies(state, result, batch);
   if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
 }
 
@@ -90,7 +89,7 @@ function receiptFailed(state: SessionState, self: SessionRef, rid: number | unde
  * device before (`prev`, only for a first-time store: a duplicate's ids are
  * older than what was announced since).
  */
-export function notifyCopies(state: SessionState, result: AppendResult, entries: readonly NotifyTarget[]): void {
+export function notifyCopies(state: SessionState, result: AppendResult, batch: InboxBatch): void {
   const registry = state.services.system.registry;
   // `prev` serves only several writers (a single-writer session pushes by id order anyway).
   const last = state.mw === undefined || result.duplicate ? undefined : state.lastSentTo;
@@ -105,7 +104,10 @@ export function notifyCopies(state: SessionState, result: AppendResult, entries:
     }
     const target = registry.whereis(sessionName(copy.recipient)) as SessionRef | undefined;
     if (target === undefined) continue;
-    const entry = { ...entries[i]!.entry, id: copy.id };
+    const entry: InboxEntry = {
+      id: copy.id, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
+      serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
+    };
     cast(target, prev === undefined ? { t: 'notify', entry } : { t: 'notify', entry, prev });
   }
 }

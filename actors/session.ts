@@ -6,11 +6,11 @@
  * | message                      | what happens                                                   |
  * | ---------------------------- | -------------------------------------------------------------- |
  * | call attach(conn)            | a (new) connection takes over; the old one is closed 4409      |
- * | cast frame(send)             | plan fan-out → inbox append (durable) → `sent` → notify peers  |
+ * | cast frame(send)             | plan fan-out → inbox append (durable) → notify peers, `sent`   |
  * | cast frame(ack)              | release acked deliveries → inbox ack (range) → delivered receipts |
  * | cast frame(receipt)          | read receipt → stored for every device of the sender → `ok`    |
  * | cast notify(entry)           | a new entry for this device: push it now or read it later      |
- * | info appended/read/…         | completions of store calls, back in the mailbox                |
+ * | info read/append-failed/…    | completions of store calls, back in the mailbox                |
  * | DOWN of its connection       | stop `normal`, writing last seen                                |
  * | EXIT {shutdown: {nameLost}}  | (cluster) the device logged in on another node: close 4409, stop |
  * | info verify/verified/resync  | (cluster) multi-writer inbox upkeep: session-multiwriter.ts     |
@@ -27,7 +27,7 @@
 
 import { FrameKind, errorFrame, type ReceiptFrame, type SendFrame, type ServerFrame } from '../protocol/index.ts';
 import { isNormalExit, sameRef, send, type ActorContext, type Behaviour, type CallResult, type ExitReason, type NoReplyResult, type SystemMessage } from '../supervisors/index.ts';
-import type { AppendResult, DeviceAddress, InboxBatch, InboxEntry } from '../store/types.ts';
+import type { Device, DeviceAddress, InboxBatch, InboxEntry } from '../store/types.ts';
 import { INBOX_CURSOR_START } from '../store/types.ts';
 import { isParleyError } from '../protocol/errors.ts';
 import { DeliveryWindow } from './delivery-window.ts';
@@ -36,7 +36,7 @@ import { encodeStoredMessage } from './inbox-payload.ts';
 import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
-import type { NotifyTarget, SessionInfo, SessionProtocol, SessionState } from './session-state.ts';
+import { inOrder, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
 import { notifyCopies, storeReceipt } from './session-store.ts';
 import { flushDelivered, onAck, onNotify, onRead, onVerified, pump, restartDelivery } from './session-delivery.ts';
 import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
@@ -59,7 +59,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       device, services, conn, connMonitor: ctx.monitor(conn),
       window: new DeliveryWindow<InboxEntry>(services.settings.deliveryWindow),
       readCursor: INBOX_CURSOR_START, reading: false, moreAvailable: true, generation: 0,
-      sendChain: Promise.resolve(), gate: { blockedOn: undefined },
+      sendChain: Promise.resolve(), chainPending: 0, gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
       mw: services.inbox.multiWriter === undefined ? undefined : newMultiWriterState(services.inbox.multiWriter, services.now()),
       lastSentTo: new Map(), receiptLost: false,
@@ -113,9 +113,6 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       return { noreply: state };
     }
     switch (m.t) {
-      case 'appended':
-        onAppended(state, m);
-        return { noreply: state };
       case 'append-failed':
         outbound(state.conn, errorFor(m.rid, m.error));
         if (!isParleyError(m.error)) return { stop: { exit: 'inbox_append_failed' }, state };
@@ -175,10 +172,20 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
 // sending
 
 function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: SendFrame): void {
-  const { services, device } = state;
   const self = ctx.self;
-  const gate = state.gate;
-  state.sendChain = state.sendChain.then(async () => {
+  inOrder(state, () => sendStep(state, self, frame));
+}
+
+/**
+ * Plans and enqueues one send, after every earlier write of this session.
+ * Synchronous when both device lists are cached (the common case); awaits
+ * the directory otherwise, and awaits the append itself when the store is
+ * not pipelined. Never throws or rejects: failures go back to the client.
+ */
+function sendStep(state: SessionState, self: SessionRef, frame: SendFrame): void | Promise<void> {
+  try {
+    const { services, device } = state;
+    const gate = state.gate;
     if (gate.blockedOn !== undefined) {
       // Per-sender order: after a send failed with a retryable store error,
       // later sends are refused until the client resends the failed one
@@ -189,59 +196,64 @@ function onSend(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: 
       }
       gate.blockedOn = undefined;
     }
-    const recipients = await services.directory.devicesOf(frame.to);
-    if (recipients.length === 0) {
-      send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', frame.rid, `unknown user ${frame.to}`) });
-      return;
-    }
-    const own = frame.to === device.userId ? recipients : await services.directory.devicesOf(device.userId);
-    const plan = planFanout(device, frame.to, frame.envelopes, recipients, own);
-    if (!plan.ok) {
-      send(self, { t: 'mismatch', frame: { kind: FrameKind.MismatchedDevices, rid: frame.rid, userId: frame.to, missing: plan.missing, extra: plan.extra, stale: plan.stale } });
-      return;
-    }
-    if (plan.copies.length === 0) {
-      // Writing to oneself with no other device: nothing to store, but the send is accepted.
-      send(self, { t: 'reply', frame: { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: services.now() } });
-      return;
-    }
-    const serverTimestamp = services.now();
-    const batch: InboxBatch = {
-      sender: device, clientMessageId: frame.messageId, kind: 'message', serverTimestamp,
-      copies: plan.copies.map((c) => ({ recipient: c.recipient, payload: encodeStoredMessage({ type: c.type, ciphertext: c.ciphertext }) })),
-    };
-    const entries: NotifyTarget[] = batch.copies.map((c) => ({
-      recipient: c.recipient,
-      entry: { sender: device, clientMessageId: frame.messageId, kind: 'message', serverTimestamp, payload: c.payload },
-    }));
-    // A failed send must never be overtaken by a later one that a recovering
-    // store accepted (per-sender order). A pipelined store (fail-stop, in-order
-    // commits: InboxStore.pipelined) guarantees that itself, so this device's
-    // next send is enqueued at once; any other store gets one append of this
-    // device at a time (the next send waits for this one's outcome). Other
-    // devices' appends share each commit either way (group commit).
-    // Recipients are told in the continuation, not by this process, so every
-    // committed entry is announced exactly once, in commit order, even if this
-    // session exits first (a recipient pushes an announced entry only when
-    // nothing older can be missing; see onNotify).
-    const appended = services.inbox.append(batch).then(
-      (result) => {
-        // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
-        if (!result.duplicate || services.inbox.multiWriter !== undefined) notifyCopies(state, result, entries);
-        send(self, { t: 'appended', frame, result });
-      },
-      (error: unknown) => {
-        // Pipelined: later sends already enqueued fail too (fail-stop); the client resends from here.
-        if (isParleyError(error) && error.retryable) gate.blockedOn ??= frame.messageId;
-        send(self, { t: 'append-failed', rid: frame.rid, error });
-      },
-    );
-    if (services.inbox.pipelined !== true) await appended;
-  }).catch((error: unknown) => send(self, { t: 'append-failed', rid: frame.rid, error }));
+    const recipients = services.directory.cached(frame.to);
+    const own = frame.to === device.userId ? recipients : services.directory.cached(device.userId);
+    if (recipients !== undefined && own !== undefined) return planAndAppend(state, self, frame, recipients, own);
+    return (async () => {
+      const r = await services.directory.devicesOf(frame.to);
+      const o = frame.to === device.userId ? r : await services.directory.devicesOf(device.userId);
+      await planAndAppend(state, self, frame, r, o);
+    })().catch((error: unknown) => send(self, { t: 'append-failed', rid: frame.rid, error }));
+  } catch (error) {
+    send(self, { t: 'append-failed', rid: frame.rid, error });
+  }
 }
 
-function onAppended(state: SessionState, m: { frame: SendFrame; result: AppendResult }): void {
-  outbound(state.conn, { kind: FrameKind.Sent, rid: m.frame.rid, messageId: m.frame.messageId, serverTime: m.result.serverTimestamp });
+function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, recipients: readonly Device[], own: readonly Device[]): void | Promise<void> {
+  const { services, device } = state;
+  if (recipients.length === 0) {
+    send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', frame.rid, `unknown user ${frame.to}`) });
+    return;
+  }
+  const plan = planFanout(device, frame.to, frame.envelopes, recipients, own);
+  if (!plan.ok) {
+    send(self, { t: 'mismatch', frame: { kind: FrameKind.MismatchedDevices, rid: frame.rid, userId: frame.to, missing: plan.missing, extra: plan.extra, stale: plan.stale } });
+    return;
+  }
+  if (plan.copies.length === 0) {
+    // Writing to oneself with no other device: nothing to store, but the send is accepted.
+    send(self, { t: 'reply', frame: { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: services.now() } });
+    return;
+  }
+  const serverTimestamp = services.now();
+  const batch: InboxBatch = {
+    sender: device, clientMessageId: frame.messageId, kind: 'message', serverTimestamp,
+    copies: plan.copies.map((c) => ({ recipient: c.recipient, payload: encodeStoredMessage({ type: c.type, ciphertext: c.ciphertext }) })),
+  };
+  // A failed send must never be overtaken by a later one that a recovering
+  // store accepted (per-sender order). A pipelined store (fail-stop, in-order
+  // commits: InboxStore.pipelined) guarantees that itself, so this device's
+  // next send is enqueued at once; any other store gets one append of this
+  // device at a time (the next send waits for this one's outcome). Other
+  // devices' appends share each commit either way (group commit).
+  // Recipients are told in the continuation, not by this process, so every
+  // committed entry is announced exactly once, in commit order, even if this
+  // session exits first (a recipient pushes an announced entry only when
+  // nothing older can be missing; see onNotify). `sent` goes straight to the
+  // connection from there too (no hop through this mailbox).
+  const appended = services.inbox.append(batch).then(
+    (result) => {
+      // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
+      if (!result.duplicate || services.inbox.multiWriter !== undefined) notifyCopies(state, result, batch);
+      outbound(state.conn, { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: result.serverTimestamp });
+    },
+    (error: unknown) => {
+      // Pipelined: later sends already enqueued fail too (fail-stop); the client resends from here.
+      if (isParleyError(error) && error.retryable) state.gate.blockedOn ??= frame.messageId;
+      send(self, { t: 'append-failed', rid: frame.rid, error });
+    },
+  );
+  if (services.inbox.pipelined !== true) return appended;
 }
 
 // ---------------------------------------------------------------------------
