@@ -14,7 +14,7 @@ import type { ErrorCode } from './errors.ts';
 import { FRAME_NAMES, FrameKind, type Frame, type PreKey, type SignedPreKey } from './frames.ts';
 import { DEFAULT_LIMITS, type ProtocolLimits } from './limits.ts';
 import { FieldViolation } from './fields.ts';
-import { FIELD_COUNT, readerFor } from './validate.ts';
+import { FIELD_COUNT, MAX_FIELD_COUNT, readerFor } from './validate.ts';
 
 /** Why a frame could not be decoded. `field` names the offending field (e.g. `envelopes[1].ciphertext`). */
 export interface DecodeError {
@@ -74,8 +74,10 @@ export function decodeFrame(bytes: Uint8Array, limits: ProtocolLimits = DEFAULT_
   const read = readerFor(kind);
   if (read === undefined) return failure('PARLEY_ERR_UNKNOWN_FRAME', `unknown frame kind ${kind}`, null, kind);
   const fields = FIELD_COUNT[kind as FrameKind];
-  if (a.length !== fields + 1) {
-    return failure('PARLEY_ERR_MALFORMED_FRAME', `${FRAME_NAMES[kind as FrameKind]} has ${fields} fields, got ${a.length - 1}`, null, kind, ridOf(kind, a));
+  const most = MAX_FIELD_COUNT[kind as FrameKind];
+  if (a.length < fields + 1 || a.length > most + 1) {
+    const expected = most === fields ? `${fields}` : `${fields} to ${most}`;
+    return failure('PARLEY_ERR_MALFORMED_FRAME', `${FRAME_NAMES[kind as FrameKind]} has ${expected} fields, got ${a.length - 1}`, null, kind, ridOf(kind, a));
   }
   try {
     return { ok: true, frame: read(a, limits) };
@@ -105,8 +107,13 @@ function toArray(f: Frame): unknown[] {
       return [f.kind, f.rid, f.userId, f.deviceId, f.sessionId, wide(f.serverTime), f.pingIntervalMs, f.maxPayloadBytes];
     case FrameKind.Ping: case FrameKind.Pong: case FrameKind.Ok: case FrameKind.LinkDevice: return [f.kind, f.rid];
     case FrameKind.Error: return [f.kind, f.rid, f.code, f.message, f.field];
-    case FrameKind.Send:
-      return [f.kind, f.rid, f.messageId, f.to, f.envelopes.map((e) => [e.deviceId, e.registrationId, e.type, e.ciphertext])];
+    case FrameKind.Send: {
+      const envelopes = f.envelopes.map((e) => [e.deviceId, e.registrationId, e.type, e.ciphertext]);
+      // `resend` is trailing and optional: left out unless true, so a first transmission costs nothing
+      return f.resend === true
+        ? [f.kind, f.rid, f.messageId, f.to, envelopes, true]
+        : [f.kind, f.rid, f.messageId, f.to, envelopes];
+    }
     case FrameKind.Sent: return [f.kind, f.rid, f.messageId, wide(f.serverTime)];
     case FrameKind.Deliver:
       return [f.kind, wide(f.seq), f.from, f.fromDevice, f.messageId, wide(f.serverTime), f.type, f.ciphertext];

@@ -108,6 +108,16 @@ export function tuple(v: unknown, field: string, n: number): unknown[] {
   return v;
 }
 
+/**
+ * A trailing optional flag, present only when set: msgpack true or false. Any
+ * other value there is no field the frame has, so it fails like one field too
+ * many does (MALFORMED_FRAME), not as a bad value of a known field.
+ */
+export function trailingFlag(v: unknown, field: string): boolean {
+  if (typeof v !== 'boolean') fail('PARLEY_ERR_MALFORMED_FRAME', field, `${field} must be true or false`);
+  return v;
+}
+
 /** A value from a numeric enum. */
 export function member<T extends number>(v: unknown, field: string, allowed: ReadonlySet<number>): T {
   if (typeof v !== 'number' || !allowed.has(v)) fail('PARLEY_ERR_INVALID_FIELD', field, `${field} has an unknown value`);

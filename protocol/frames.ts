@@ -102,9 +102,16 @@ export interface OkFrame { kind: FrameKind.Ok; rid: RequestId }
 
 /** One recipient device's copy of a message. `deviceId` 0 = every device (only with `Opaque`, alone). */
 export interface DeviceEnvelope { deviceId: DeviceId; registrationId: number; type: CiphertextType; ciphertext: Uint8Array }
-/** `send` (client → server): one message to every device of `to`, one ciphertext per device. */
-export interface SendFrame { kind: FrameKind.Send; rid: RequestId; messageId: MessageId; to: UserId; envelopes: DeviceEnvelope[] }
-/** `sent` (server → client): the message is durable; retrying the same messageId returns the same frame. */
+/**
+ * `send` (client → server): one message to every device of `to`, one ciphertext per device.
+ * `resend` is true on a retransmission of a send whose outcome the client did not see; absent
+ * (or false) on a first transmission, which the server stores without looking for a duplicate.
+ */
+export interface SendFrame {
+  kind: FrameKind.Send; rid: RequestId; messageId: MessageId; to: UserId; envelopes: DeviceEnvelope[];
+  resend?: boolean;
+}
+/** `sent` (server → client): the message is durable; a `resend` of the same messageId returns the same frame. */
 export interface SentFrame { kind: FrameKind.Sent; rid: RequestId; messageId: MessageId; serverTime: Timestamp }
 /** `deliver` (server → client): one message for this device; ack it by `seq`. */
 export interface DeliverFrame {

@@ -6,14 +6,14 @@
  */
 import {
   CiphertextType, FrameKind, ReceiptStatus, SUPPORTED_VERSIONS,
-  type DeviceEnvelope, type Frame, type PreKey, type PreKeyBundle, type SignedPreKey,
+  type DeviceEnvelope, type Frame, type PreKey, type PreKeyBundle, type SendFrame, type SignedPreKey,
 } from './frames.ts';
 import {
   EC_PUBLIC_KEY_BYTES, MAX_LINK_TOKEN_BYTES, MAX_REGISTRATION_ID, MIN_LINK_TOKEN_BYTES, NONCE_BYTES,
   SIGNATURE_BYTES, type ProtocolLimits,
 } from './limits.ts';
 import {
-  bytes, fixedBytes, id, inItem, intIn, list, member, rid, text, tuple, uint, violation,
+  bytes, fixedBytes, id, inItem, intIn, list, member, rid, text, trailingFlag, tuple, uint, violation,
 } from './fields.ts';
 
 type Reader = (a: unknown[], L: ProtocolLimits) => Frame;
@@ -34,6 +34,13 @@ export const FIELD_COUNT: Readonly<Record<FrameKind, number>> = {
   [FrameKind.PreKeyFetch]: 3, [FrameKind.PreKeyBundles]: 3, [FrameKind.PreKeysLow]: 2, [FrameKind.LinkDevice]: 1,
   [FrameKind.LinkToken]: 3,
 };
+
+/**
+ * FIELD_COUNT plus the kind's trailing optional fields, which an encoder
+ * leaves out when unset (so frames without them are byte-for-byte as before):
+ * `send`'s `resend` flag.
+ */
+export const MAX_FIELD_COUNT: Readonly<Record<FrameKind, number>> = { ...FIELD_COUNT, [FrameKind.Send]: 5 };
 
 const deviceId = (v: unknown, field: string, L: ProtocolLimits): number => intIn(v, field, 1, L.maxDeviceId);
 const userId = (v: unknown, field: string, L: ProtocolLimits): string => id(v, field, L.maxUserIdBytes);
@@ -157,10 +164,15 @@ const READERS: { readonly [K in FrameKind]: Reader } = {
     message: text(a[3], 'message', L.maxErrorMessageLength), field: a[4] === null ? null : text(a[4], 'field', L.maxClientInfoBytes),
   }),
   [FrameKind.Ok]: (a) => ({ kind: FrameKind.Ok, rid: rid(a[1]) }),
-  [FrameKind.Send]: (a, L) => ({
-    kind: FrameKind.Send, rid: rid(a[1]), messageId: messageId(a[2], 'messageId', L), to: userId(a[3], 'to', L),
-    envelopes: envelopes(a[4], L),
-  }),
+  [FrameKind.Send]: (a, L) => {
+    const frame: SendFrame = {
+      kind: FrameKind.Send, rid: rid(a[1]), messageId: messageId(a[2], 'messageId', L), to: userId(a[3], 'to', L),
+      envelopes: envelopes(a[4], L),
+    };
+    // set only when true: `false` is a first transmission, decoded as the field's absence
+    if (a.length > 5 && trailingFlag(a[5], 'resend')) frame.resend = true;
+    return frame;
+  },
   [FrameKind.Sent]: (a, L) => ({
     kind: FrameKind.Sent, rid: rid(a[1]), messageId: messageId(a[2], 'messageId', L), serverTime: uint(a[3], 'serverTime'),
   }),

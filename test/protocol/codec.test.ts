@@ -71,3 +71,33 @@ test('protocol - a msgpack map or record where a frame array is expected is malf
   assert.equal(r.ok, false);
   assert.equal(!r.ok && r.error.code, 'PARLEY_ERR_MALFORMED_FRAME');
 });
+
+test('protocol - send: resend true goes out as a trailing msgpack true and round-trips', () => {
+  const first = SAMPLES[FrameKind.Send];
+  const plainBytes = encodeFrame(first);
+  const again = encodeFrame({ ...first, resend: true });
+  assert.equal(again.length, plainBytes.length + 1, 'one byte more than the first transmission');
+  assert.equal(again[0], plainBytes[0]! + 1, 'an array one longer');
+  assert.deepEqual(Uint8Array.from(again.subarray(1, -1)), Uint8Array.from(plainBytes.subarray(1)), 'the same fields before it');
+  assert.equal(again[again.length - 1], 0xc3, 'msgpack true');
+  assert.deepStrictEqual(plain(decodeOk(again)), plain({ ...first, resend: true }));
+});
+
+test('protocol - send: a first transmission carries no resend field (absent and false encode alike)', () => {
+  const first = SAMPLES[FrameKind.Send];
+  const absent = encodeFrame(first);
+  assert.equal(absent[0], 0x95, 'array of 5: kind and four fields');
+  assert.deepEqual(encodeFrame({ ...first, resend: false }), absent);
+  const decoded = decodeOk(absent);
+  assert.ok(!('resend' in decoded), 'decoded without a resend property');
+});
+
+test('protocol - send: a raw frame with resend false decodes as a first transmission', () => {
+  // [10, 42, "m1", "bob", [[1, 1234, 2, <bin 3: 01 02 03>]], false]
+  const frame = decodeOk(Buffer.from('960a2aa26d31a3626f62919401cd04d202c403010203c2', 'hex'));
+  assert.equal(frame.kind, FrameKind.Send);
+  assert.ok(!('resend' in frame), 'false is the absence of the flag');
+  // and with true: [10, 42, "m1", "bob", [...], true]
+  const again = decodeOk(Buffer.from('960a2aa26d31a3626f62919401cd04d202c403010203c3', 'hex'));
+  assert.equal(again.kind === FrameKind.Send && again.resend, true);
+});

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
-import { ERROR_CODES, decodeFrame, encodeFrame, type DecodeResult } from '../../protocol/index.ts';
+import { ERROR_CODES, FrameKind, decodeFrame, encodeFrame, type DecodeResult } from '../../protocol/index.ts';
 import { ALL_KINDS, SAMPLES, plain, prng } from './fixtures.ts';
 
 const packr = new Packr({ useRecords: false });
@@ -43,7 +43,8 @@ test('protocol - fuzz: random bytes never throw', () => {
 
 test('protocol - fuzz: mutated valid frames never throw', () => {
   const rnd = prng(42);
-  const valid = ALL_KINDS.map((k) => encodeFrame(SAMPLES[k]));
+  // plus a retransmitted send, so the optional trailing `resend` is mutated too
+  const valid = [...ALL_KINDS.map((k) => encodeFrame(SAMPLES[k])), encodeFrame({ ...SAMPLES[FrameKind.Send], resend: true })];
   let accepted = 0;
   for (let i = 0; i < 6000; i++) {
     const src = valid[i % valid.length]!;

@@ -166,6 +166,40 @@ test('protocol - send rules: device 0 alone and opaque, no duplicate devices, id
   expectError(packr.pack(tooMany), 'PARLEY_ERR_FIELD_TOO_LARGE', 'envelopes');
 });
 
+test('protocol - send: a resend that is not a boolean is PARLEY_ERR_MALFORMED_FRAME naming resend, echoing the rid', () => {
+  for (const bad of [0, 1, null, 'true', '', [], [true], { resend: true }, seqBytes(1), 1.5]) {
+    const a = wire(FrameKind.Send);
+    a.push(bad);
+    const r = decodeFrame(packr.pack(a));
+    assert.equal(r.ok, false, `resend ${JSON.stringify(bad)} accepted`);
+    if (r.ok) continue;
+    assert.equal(r.error.code, 'PARLEY_ERR_MALFORMED_FRAME', `resend ${JSON.stringify(bad)}`);
+    assert.equal(r.error.field, 'resend');
+    assert.equal(r.error.rid, SAMPLES[FrameKind.Send].rid);
+    assert.equal(r.error.kind, FrameKind.Send);
+  }
+});
+
+test('protocol - send: a field after resend is PARLEY_ERR_MALFORMED_FRAME (4 or 5 fields, no more)', () => {
+  for (const resend of [true, false]) {
+    const a = wire(FrameKind.Send);
+    a.push(resend, true);
+    const r = decodeFrame(packr.pack(a));
+    assert.equal(!r.ok && r.error.code, 'PARLEY_ERR_MALFORMED_FRAME');
+    assert.match(!r.ok ? r.error.message : '', /send has 4 to 5 fields, got 6/);
+  }
+  const ok = wire(FrameKind.Send);
+  ok.push(true);
+  assert.equal(decodeFrame(packr.pack(ok)).ok, true, 'with resend alone it is valid');
+});
+
+test('protocol - send: a bad earlier field is reported before the resend flag is looked at', () => {
+  const a = wire(FrameKind.Send);
+  a[3] = 42;
+  a.push('not a flag');
+  expectError(packr.pack(a), 'PARLEY_ERR_INVALID_FIELD', 'to');
+});
+
 test('protocol - clients may send only read receipts; delivered ones come from the server', () => {
   const a = wire(FrameKind.Receipt);
   a[2] = 1;

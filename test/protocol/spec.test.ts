@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   CLOSE_REASONS, ERROR_CODES, FRAME_NAMES, FrameKind, decodeFrame, errorCodeFromWire, errorFrame, type ErrorCode,
+  type SendFrame,
 } from '../../protocol/index.ts';
 import { measureWireSizes } from '../../protocol/wire-size.ts';
 
@@ -42,9 +43,13 @@ test('protocol - every frame kind is in the README frame table', () => {
 
 test('protocol - the README byte examples decode', () => {
   const hexes = [...readme.matchAll(/^hex: `([0-9a-f]+)`$/gm)].map((m) => m[1]!);
-  assert.equal(hexes.length, 2);
-  const kinds = hexes.map((h) => { const r = decodeFrame(Buffer.from(h, 'hex')); assert.ok(r.ok, h); return r.frame.kind; });
-  assert.deepEqual(kinds, [FrameKind.Send, FrameKind.Deliver]);
+  assert.equal(hexes.length, 3);
+  const frames = hexes.map((h) => { const r = decodeFrame(Buffer.from(h, 'hex')); assert.ok(r.ok, h); return r.frame; });
+  assert.deepEqual(frames.map((f) => f.kind), [FrameKind.Send, FrameKind.Send, FrameKind.Deliver]);
+  const [first, again] = frames as [SendFrame, SendFrame];
+  assert.equal(first.resend, undefined, 'the first send example is a first transmission');
+  assert.equal(again.resend, true, 'the second is its retransmission');
+  assert.equal(hexes[1], `96${hexes[0]!.slice(2)}c3`, 'the same frame with resend appended');
 });
 
 test('protocol - the README wire sizes are what wire-size.ts measures', () => {
