@@ -6,7 +6,8 @@
  *   of the identity key by signing the server's nonce.
  * - `send` resolves when the server says `sent` (the message is durable). A
  *   send survives reconnects: it is retried with the same message id until the
- *   server answers, and the server de-duplicates.
+ *   server answers. Every retransmission carries `resend: true` (the first
+ *   transmission does not), which tells the server to de-duplicate it.
  * - `messages()` yields each incoming message once; the app calls `ack()` once
  *   it has stored it. Anything not acked is delivered again after a reconnect
  *   and dropped here as a duplicate (then acked), so the app sees it once.
@@ -105,9 +106,10 @@ export class MismatchedDevicesError extends ParleyError {
 }
 
 interface PendingRequest {
-  readonly frame: ClientFrame;
-  /** Resent after a reconnect (idempotent requests: send, receipt). */
-  readonly resend: boolean;
+  /** What goes on the wire next: once a send went out, the same frame flagged `resend` (see `transmit`). */
+  frame: ClientFrame;
+  /** Sent again after a reconnect or a retryable error (idempotent requests: send, receipt). */
+  readonly idempotent: boolean;
   resolve(frame: ServerFrame): void;
   reject(err: Error): void;
 }
@@ -181,14 +183,24 @@ export class ParleyClient extends EventEmitter {
   /**
    * Sends one message to every device of `to`. `content` is either one opaque
    * payload for all devices (before end-to-end encryption) or one envelope per
-   * recipient device. Resolves on `sent`; retried across reconnects.
+   * recipient device. Resolves on `sent`; retried across reconnects (each
+   * retransmission flagged `resend`).
+   *
+   * `options.resend`: set it when this `messageId` may have been sent before
+   * by an earlier call or an earlier client (an app retrying after a failure
+   * or a restart): the server then returns the original `sent` instead of
+   * storing the message again. Without it the server does not look for a
+   * duplicate of a first transmission. @default false
    */
-  send(to: string, content: Uint8Array | DeviceEnvelope[], options: { messageId?: string } = {}): Promise<SendResult> {
+  send(to: string, content: Uint8Array | DeviceEnvelope[], options: { messageId?: string; resend?: boolean } = {}): Promise<SendResult> {
     const envelopes: DeviceEnvelope[] = content instanceof Uint8Array
       ? [{ deviceId: 0, registrationId: 0, type: CiphertextType.Opaque, ciphertext: content }]
       : content;
     const messageId = options.messageId ?? newMessageId();
-    return this.request({ kind: FrameKind.Send, rid: 0, messageId, to, envelopes }, true).then((frame) => {
+    const frame: ClientFrame = options.resend === true
+      ? { kind: FrameKind.Send, rid: 0, messageId, to, envelopes, resend: true }
+      : { kind: FrameKind.Send, rid: 0, messageId, to, envelopes };
+    return this.request(frame, true).then((frame) => {
       if (frame.kind !== FrameKind.Sent) throw new ParleyError('PARLEY_ERR_INTERNAL', `unexpected answer ${frame.kind} to send`);
       return { messageId: frame.messageId, serverTime: frame.serverTime };
     });
@@ -237,27 +249,42 @@ export class ParleyClient extends EventEmitter {
   /**
    * Sends a request frame (its `rid` is assigned here) and resolves with the
    * server's answer (`ok`, `sent`, `prekey-bundles`, …), or rejects with the
-   * ParleyError of an `error` frame. With `resend`, the request survives
-   * reconnects (idempotent requests only); without, a lost connection rejects it.
-   * Layers above (end-to-end encryption) use it for pre-key requests.
+   * ParleyError of an `error` frame. An `idempotent` request survives
+   * reconnects and retryable errors (it is sent again, a send flagged
+   * `resend`); otherwise a lost connection rejects it. Layers above
+   * (end-to-end encryption) use it for pre-key requests.
    */
-  request(frame: ClientFrame, resend: boolean): Promise<ServerFrame> {
+  request(frame: ClientFrame, idempotent: boolean): Promise<ServerFrame> {
     if (this.closedForGood) return Promise.reject(new ParleyError('PARLEY_ERR_SHUTTING_DOWN', 'client closed'));
     const rid = this.nextRid++ >>> 0;
     const withRid = { ...frame, rid } as ClientFrame;
     return new Promise<ServerFrame>((resolve, reject) => {
-      this.pending.set(rid, { frame: withRid, resend, resolve, reject });
+      const p: PendingRequest = { frame: withRid, idempotent, resolve, reject };
+      this.pending.set(rid, p);
       if (this.ready) {
         // Acks queued earlier go first: a read receipt must not overtake the ack it follows.
         if (this.ackBuffer.length > 0) this.flushAcks();
-        this.write(withRid);
+        this.transmit(p);
       }
     });
   }
 
-  private write(frame: ClientFrame): void {
+  /**
+   * Writes a pending request. Once a send has gone out, whatever became of
+   * it, every later transmission is a retransmission: flagged `resend`, so
+   * the server looks for the stored original instead of storing it twice.
+   */
+  private transmit(p: PendingRequest): void {
+    if (!this.write(p.frame)) return;
+    if (p.frame.kind === FrameKind.Send && p.frame.resend !== true) p.frame = { ...p.frame, resend: true };
+  }
+
+  /** Writes a frame on the open socket; false when there is none (nothing went out). */
+  private write(frame: ClientFrame): boolean {
     const socket = this.socket;
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(encodeFrame(frame));
+    if (socket === undefined || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(encodeFrame(frame));
+    return true;
   }
 
   /** Opens a socket and runs hello → challenge → register/auth → welcome. */
@@ -335,14 +362,15 @@ export class ParleyClient extends EventEmitter {
         this.attempt = 0;
         this.touch();
         // Requests that were in flight when the last socket died go again, in order.
-        for (const [, p] of [...this.pending].sort((a, b) => a[0] - b[0])) this.write(p.frame);
+        for (const [, p] of [...this.pending].sort((a, b) => a[0] - b[0])) this.transmit(p);
         this.emit('connected', frame);
         return settle();
       }
       case FrameKind.Error:
         return settle(wireError(frame));
       case FrameKind.Ping:
-        return this.write({ kind: FrameKind.Pong, rid: frame.rid });
+        this.write({ kind: FrameKind.Pong, rid: frame.rid });
+        return;
       default:
         return;
     }
@@ -365,7 +393,7 @@ export class ParleyClient extends EventEmitter {
         if (frame.rid !== null && this.pending.has(frame.rid)) {
           const err = wireError(frame);
           const p = this.pending.get(frame.rid)!;
-          if (err.retryable && p.resend) {
+          if (err.retryable && p.idempotent) {
             this.emit('retrying', { code: err.code, rid: frame.rid });
             this.resendFrom(frame.rid);
             return;
@@ -375,7 +403,8 @@ export class ParleyClient extends EventEmitter {
         this.emit('server-error', wireError(frame));
         return;
       case FrameKind.Ping:
-        return this.write({ kind: FrameKind.Pong, rid: frame.rid });
+        this.write({ kind: FrameKind.Pong, rid: frame.rid });
+        return;
       case FrameKind.PreKeysLow:
         // It may arrive in the same read as `welcome`, before the caller of
         // login() had a chance to listen: emit it on the next turn.
@@ -433,9 +462,9 @@ export class ParleyClient extends EventEmitter {
 
   /**
    * After a retryable failure of request `rid`: once, after a backoff, resend
-   * every pending resendable request from `rid` on, in order (the server
+   * every pending idempotent request from `rid` on, in order (the server
    * refuses later sends until the failed one comes again, so order holds;
-   * duplicates are de-duplicated by message id).
+   * the sends go flagged `resend`, so duplicates are de-duplicated by message id).
    */
   private resendFrom(rid: number): void {
     this.retryFrom = this.retryFrom === undefined ? rid : Math.min(this.retryFrom, rid);
@@ -446,7 +475,7 @@ export class ParleyClient extends EventEmitter {
       this.retryFrom = undefined;
       if (!this.ready) return; // the reconnect resends everything anyway
       for (const [r, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
-        if (r >= from && p.resend) this.write(p.frame);
+        if (r >= from && p.idempotent) this.transmit(p);
       }
     }, backoffDelay(this.retryAttempt++, this.options.backoff));
   }
@@ -477,7 +506,7 @@ export class ParleyClient extends EventEmitter {
   private scheduleReconnect(): void {
     // Requests that cannot be resent fail now; the others wait for the next socket.
     for (const [rid, p] of this.pending) {
-      if (!p.resend) this.fail(rid, new ParleyError('PARLEY_ERR_SERVICE_UNAVAILABLE', 'connection lost'));
+      if (!p.idempotent) this.fail(rid, new ParleyError('PARLEY_ERR_SERVICE_UNAVAILABLE', 'connection lost'));
     }
     const delay = backoffDelay(this.attempt++, this.options.backoff);
     this.urlIndex++;

@@ -180,18 +180,25 @@ export class SecureClient extends EventEmitter {
   // ---------------------------------------------------------------------------
   // sending
 
-  sendText(to: string, body: string, options: { messageId?: string } = {}): Promise<SendResult> {
+  sendText(to: string, body: string, options: { messageId?: string; resend?: boolean } = {}): Promise<SendResult> {
     return this.send(to, { type: 'text', text: body }, options);
   }
 
-  /** Encrypts `content` for every device of `to` and sends it; resolves on `sent`. */
-  async send(to: string, content: Content, options: { messageId?: string } = {}): Promise<SendResult> {
+  /**
+   * Encrypts `content` for every device of `to` and sends it; resolves on `sent`.
+   * `options.resend`: this `messageId` may have been sent before (see ParleyClient.send).
+   */
+  async send(to: string, content: Content, options: { messageId?: string; resend?: boolean } = {}): Promise<SendResult> {
     const plaintext = encodeContent(content);
     const messageId = options.messageId ?? newMessageId();
     for (let attempt = 1; ; attempt++) {
       const envelopes = await this.lock(() => this.encryptFor(to, plaintext));
+      // After `mismatched-devices` the same messageId goes again. That answer may have come
+      // to a retransmission whose earlier copy was stored (its `sent` lost): flag it, so
+      // the server returns that original instead of storing the message a second time.
+      const resend = options.resend === true || attempt > 1;
       try {
-        return await this.transport.send(to, envelopes, { messageId });
+        return await this.transport.send(to, envelopes, { messageId, resend });
       } catch (err) {
         if (!(err instanceof MismatchedDevicesError) || attempt >= MAX_SEND_ATTEMPTS) throw err;
         await this.lock(() => this.repairDevices(to, err));
