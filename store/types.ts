@@ -154,6 +154,22 @@ export interface InboxBatch {
   readonly serverTimestamp: number;
   /** At least one; each recipient device at most once. */
   readonly copies: readonly InboxCopy[];
+  /**
+   * Whether this may be a retransmission of a batch already stored (the
+   * protocol's `send.resend`: the client did not see the outcome of an earlier
+   * attempt; or the server retrying an append of its own, e.g. a receipt).
+   *
+   * - true: the store must look the de-duplication key up and, if it is
+   *   stored, store nothing and return the original result (`duplicate: true`).
+   * - absent/false: a first transmission. The store may skip that lookup (a
+   *   round trip on Cassandra) and write at once. The key is still recorded,
+   *   so a later retransmission finds it. If the key was stored after all (a
+   *   client reusing an id without flagging it), the store never loses or
+   *   corrupts an entry, but what it does is the backend's: SQLite notices
+   *   when recording the key and returns the original result as a duplicate;
+   *   Cassandra stores the copies again and the key then names the newer ones.
+   */
+  readonly resend?: boolean;
 }
 
 /** The id one copy received. */
@@ -214,9 +230,9 @@ export const DEFAULT_INBOX_RETENTION: InboxRetention = {
  * clustered by id; acked by range delete.
  *
  * Guarantees: `append` is atomic (all copies or none) and durable when its
- * Promise resolves; ids follow the `InboxEntryId` contract; a batch whose
- * (sender, clientMessageId) is already known stores nothing and returns the
- * original result.
+ * Promise resolves; ids follow the `InboxEntryId` contract; a batch flagged
+ * `resend` whose (sender, clientMessageId) is already known stores nothing and
+ * returns the original result (unflagged: see `InboxBatch.resend`).
  *
  * Acks are cumulative only. A device receives its inbox in id order over one
  * connection and processes it in that order, so "everything up to X" is all it
@@ -224,7 +240,7 @@ export const DEFAULT_INBOX_RETENTION: InboxRetention = {
  * point delete, one tombstone per message in Cassandra, for no gain.
  */
 export interface InboxStore {
-  /** Stores one accepted send atomically and durably, or returns the original result of a duplicate. */
+  /** Stores one accepted send atomically and durably, or returns the original result of a duplicate (see `InboxBatch.resend`). */
   append(batch: InboxBatch): Promise<AppendResult>;
   /** Entries of `device` with id > `after`, in id order, at most `limit` (1..INBOX_MAX_READ_LIMIT). */
   read(device: DeviceAddress, after: InboxCursor, limit: number): Promise<InboxEntry[]>;

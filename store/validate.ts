@@ -44,6 +44,11 @@ export function checkClientMessageId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || id.length < 1 || id.length > 128) throw invalidInput('batch.clientMessageId', 'not 1..128 characters');
 }
 
+/** `batch.resend` is optional; when present it is a boolean. */
+export function checkResend(resend: unknown): void {
+  if (resend !== undefined && typeof resend !== 'boolean') throw invalidInput('batch.resend', 'not a boolean');
+}
+
 /** Checks copy `i` of a batch. Adapters call it copy by copy inside their transaction. */
 export function checkCopy(copy: InboxCopy, i: number): void {
   if (copy === null || typeof copy !== 'object') throw invalidInput(`batch.copies[${i}]`, 'not an object');

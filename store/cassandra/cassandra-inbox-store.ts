@@ -5,8 +5,10 @@
  * append(batch):
  *   1. validate the whole batch first (so "an invalid last copy stores nothing"
  *      needs no rollback), and join an append with the same dedup key that is
- *      already in flight in this process;
- *   2. read the dedup row; if present, return the original result;
+ *      already in flight in this process (whether or not it is flagged);
+ *   2. only for a batch flagged `resend` (a retransmission): read the dedup
+ *      row; if present, return the original result. A first transmission
+ *      skips this round trip;
  *   3. lock every recipient device's sequencer (sorted), mint one id each;
  *   4. write the copies concurrently, one single-partition INSERT each (plus
  *      an `inbox_buckets` row the first time a device enters a bucket);
@@ -33,6 +35,13 @@
  * never landed would make retries return ids that do not exist (loss). If
  * that last write fails, the copies stay and the append rejects; the retry
  * then finds the dedup row (if it landed after all) or stores again (duplicate).
+ *
+ * An unflagged batch whose key was stored after all (a client reusing a
+ * message id without `resend`) is stored again: noticing it would take the
+ * very read step 2 skips, or a lightweight transaction (Paxos, four round
+ * trips). Its dedup row is an upsert, so the key then names the newer
+ * copies; both sets of copies are whole and nothing is lost
+ * (store/types.ts `InboxBatch.resend`).
  *
  * Multi-writer mode (`commitHorizonMs` set; a cluster, where every node runs
  * its own store and sequencer against one keyspace): the sequencer orders
@@ -67,7 +76,7 @@ import {
   type MultiWriterInbox,
   type PurgeResult,
 } from '../types.ts';
-import { checkClientMessageId, checkCopy, checkDeviceAddress, checkKind, checkReadLimit, checkTimestamp } from '../validate.ts';
+import { checkClientMessageId, checkCopy, checkDeviceAddress, checkKind, checkReadLimit, checkResend, checkTimestamp } from '../validate.ts';
 import { translateCassandraError } from './cassandra-errors.ts';
 import { DeviceSequencer, DeviceSequencers, type DeviceState } from './device-sequencer.ts';
 import { checkInboxId, encodeInboxId, idOfTimeuuid, lowestIdAt, msOfTicks, randomIdTail, ticksOfId, ticksOfMs, timeuuidOfId } from './inbox-id.ts';
@@ -211,6 +220,7 @@ export class CassandraInboxStore implements InboxStore {
     checkClientMessageId(batch.clientMessageId);
     checkKind(batch.kind);
     checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
+    checkResend(batch.resend);
     const { copies } = batch;
     if (!Array.isArray(copies) || copies.length === 0) throw invalidInput('batch.copies', 'not a non-empty array');
     const seen = new Set<string>();
@@ -240,15 +250,17 @@ export class CassandraInboxStore implements InboxStore {
 
   private async appendOnce(batch: InboxBatch): Promise<AppendResult> {
     const { sender, clientMessageId, kind, serverTimestamp, copies } = batch;
-    const dup = await this.exec('append', this.cql.getDedup, [sender.userId, sender.deviceId, clientMessageId]);
-    const row = dup.first();
-    if (row) {
-      const stored = JSON.parse(row['result'] as string) as StoredResult;
-      return {
-        duplicate: true,
-        serverTimestamp: Number(row['server_ts'] as bigint),
-        copies: stored.map(([userId, deviceId, id]) => ({ recipient: { userId, deviceId }, id })),
-      };
+    if (batch.resend === true) {
+      const dup = await this.exec('append', this.cql.getDedup, [sender.userId, sender.deviceId, clientMessageId]);
+      const row = dup.first();
+      if (row) {
+        const stored = JSON.parse(row['result'] as string) as StoredResult;
+        return {
+          duplicate: true,
+          serverTimestamp: Number(row['server_ts'] as bigint),
+          copies: stored.map(([userId, deviceId, id]) => ({ recipient: { userId, deviceId }, id })),
+        };
+      }
     }
 
     const { sequencers, release } = await this.sequencers.lockAll(copies.map((c) => deviceKey(c.recipient)));

@@ -42,8 +42,10 @@
  *   The device's cumulative ack (`acked_upto`). Overwritten, never deleted.
  *
  * inbox_dedup    PRIMARY KEY ((sender_user, sender_device, client_message_id))
- *   The original result of a send, TTL = dedup retention. Insert-once,
- *   same TTL for all rows: TWCS drops whole expired SSTables.
+ *   The original result of a send, TTL = dedup retention. Insert-once
+ *   (a message id reused without `resend` overwrites it: see
+ *   cassandra-inbox-store.ts), same TTL for all rows: TWCS drops whole
+ *   expired SSTables.
  */
 import cassandra from 'cassandra-driver';
 import { StoreError, invalidInput } from '../errors.ts';

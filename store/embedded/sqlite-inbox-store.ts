@@ -11,10 +11,13 @@
  *   original result as JSON, written in the same transaction as the copies.
  *   It outlives the copies (they may be acked long before a retry arrives).
  *
- * append = one IMMEDIATE transaction: dedup lookup, N inserts, dedup insert.
- * Copies are validated one by one inside it, so a bad copy rolls back the ones
- * before it: all or none. The transaction is durable when it commits (see
- * `EmbeddedStoreOptions.synchronous` in ./open.ts for what that covers).
+ * append = one IMMEDIATE transaction: dedup lookup (only for a batch flagged
+ * `resend`), N inserts, dedup insert; a first transmission whose key was
+ * stored after all is rolled back and answered with the original result
+ * (sqlite-inbox-writer.ts). Copies are validated one by one inside it, so a
+ * bad copy rolls back the ones before it: all or none. The transaction is
+ * durable when it commits (see `EmbeddedStoreOptions.synchronous` in
+ * ./open.ts for what that covers).
  */
 import type Database from 'better-sqlite3';
 import { invalidInput } from '../errors.ts';
@@ -31,7 +34,7 @@ import {
   type InboxStore,
   type PurgeResult,
 } from '../types.ts';
-import { checkClientMessageId, checkDeviceAddress, checkKind, checkReadLimit, checkTimestamp } from '../validate.ts';
+import { checkClientMessageId, checkDeviceAddress, checkKind, checkReadLimit, checkResend, checkTimestamp } from '../validate.ts';
 import { decodeInboxId, encodeInboxId } from './inbox-id.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { SqliteWriteQueue } from './write-queue.ts';
@@ -113,6 +116,7 @@ export class SqliteInboxStore implements InboxStore {
     checkClientMessageId(batch.clientMessageId);
     checkKind(batch.kind);
     checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
+    checkResend(batch.resend);
     if (!Array.isArray(batch.copies) || batch.copies.length === 0) throw invalidInput('batch.copies', 'not a non-empty array');
     return this.writes.enqueue({ op: 'append', batch }) as Promise<AppendResult>;
   }

@@ -1,9 +1,19 @@
 /**
- * The write half of SqliteInboxStore: append (dedup lookup, one insert per
- * copy, dedup insert, all in one transaction) and the cumulative range
- * delete. Synchronous; runs on whichever thread owns the write connection
- * (the node's writer thread for a file database, the caller's thread for
- * ':memory:'). See sqlite-inbox-store.ts for the data structures.
+ * The write half of SqliteInboxStore: append (dedup lookup for a batch
+ * flagged `resend` only, one insert per copy, dedup insert, all in one
+ * savepoint) and the cumulative range delete. Synchronous; runs on whichever
+ * thread owns the write connection (the node's writer thread for a file
+ * database, the caller's thread for ':memory:'). See sqlite-inbox-store.ts
+ * for the data structures.
+ *
+ * A first transmission (no `resend`) is written without the lookup; the dedup
+ * insert (ON CONFLICT DO NOTHING) is what notices a key that was stored after
+ * all (a client reusing a message id without flagging it). Then the batch's
+ * copies are rolled back with its savepoint and the original result is
+ * returned as a duplicate, exactly as if the batch had been flagged: nothing
+ * is stored twice and the original entries are untouched. That costs a
+ * rollback on a path well-behaved clients never take; the common path pays
+ * nothing over the plain insert.
  */
 import type Database from 'better-sqlite3';
 import { invalidInput } from '../errors.ts';
@@ -12,6 +22,13 @@ import { checkCopy } from '../validate.ts';
 import { encodeInboxId } from './inbox-id.ts';
 
 type StoredResult = [userId: string, deviceId: number, id: string][];
+
+/**
+ * Thrown inside the append's savepoint when its dedup key turned out to be
+ * stored already, so that better-sqlite3 rolls the batch's copies back. Not
+ * an Error: no stack is captured, and it never leaves this file.
+ */
+class KeyAlreadyStored {}
 
 /** One write, as queued (and, for the writer thread, posted between threads). */
 export type InboxWrite =
@@ -34,28 +51,47 @@ export class SqliteInboxWriter {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.getDedup = db.prepare('SELECT server_ts, result FROM inbox_dedup WHERE sender_user = ? AND sender_device = ? AND client_message_id = ?');
-    this.insertDedup = db.prepare('INSERT INTO inbox_dedup (sender_user, sender_device, client_message_id, server_ts, result) VALUES (?, ?, ?, ?, ?)');
+    this.insertDedup = db.prepare(
+      `INSERT INTO inbox_dedup (sender_user, sender_device, client_message_id, server_ts, result) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+    );
     this.ackStmt = db.prepare('DELETE FROM inbox_entries WHERE recipient_user = ? AND recipient_device = ? AND id <= ?');
     this.appendTx = db.transaction((batch: InboxBatch) => this.appendRows(batch)).immediate as (batch: InboxBatch) => AppendResult;
   }
 
   /** Runs one write (atomic on its own). */
   run(write: InboxWrite): unknown {
-    if (write.op === 'append') return this.appendTx(write.batch);
+    if (write.op === 'append') {
+      try {
+        return this.appendTx(write.batch);
+      } catch (err) {
+        if (!(err instanceof KeyAlreadyStored)) throw err;
+        // the savepoint is rolled back: this batch stored nothing; answer with the original
+        return this.original(write.batch)!;
+      }
+    }
     this.ackStmt.run(write.userId, write.deviceId, write.upTo);
     return undefined;
   }
 
+  /** The stored result of the batch's dedup key, as a duplicate; undefined when the key is not stored. */
+  private original(batch: InboxBatch): AppendResult | undefined {
+    const { sender, clientMessageId } = batch;
+    const dup = this.getDedup.get(sender.userId, sender.deviceId, clientMessageId);
+    if (dup === undefined) return undefined;
+    const stored = JSON.parse(dup.result) as StoredResult;
+    return {
+      duplicate: true,
+      serverTimestamp: dup.server_ts,
+      copies: stored.map(([userId, deviceId, id]) => ({ recipient: { userId, deviceId }, id })),
+    };
+  }
+
   private appendRows(batch: InboxBatch): AppendResult {
     const { sender, clientMessageId, kind, serverTimestamp, copies } = batch;
-    const dup = this.getDedup.get(sender.userId, sender.deviceId, clientMessageId);
-    if (dup) {
-      const stored = JSON.parse(dup.result) as StoredResult;
-      return {
-        duplicate: true,
-        serverTimestamp: dup.server_ts,
-        copies: stored.map(([userId, deviceId, id]) => ({ recipient: { userId, deviceId }, id })),
-      };
+    if (batch.resend === true) {
+      const original = this.original(batch);
+      if (original !== undefined) return original;
     }
     const out: AppendedCopy[] = new Array<AppendedCopy>(copies.length);
     const stored: StoredResult = new Array(copies.length);
@@ -74,7 +110,9 @@ export class SqliteInboxWriter {
       out[i] = { recipient: { userId, deviceId }, id };
       stored[i] = [userId, deviceId, id];
     }
-    this.insertDedup.run(sender.userId, sender.deviceId, clientMessageId, serverTimestamp, JSON.stringify(stored));
+    const recorded = this.insertDedup.run(sender.userId, sender.deviceId, clientMessageId, serverTimestamp, JSON.stringify(stored));
+    // 0 changes: the key was stored already, so this unflagged batch is a repeat (see the header)
+    if (recorded.changes === 0) throw new KeyAlreadyStored();
     return { duplicate: false, serverTimestamp, copies: out };
   }
 }

@@ -30,7 +30,7 @@ inboxContract(
     const c = await open({ retention });
     return { inbox: c.inbox, close: () => c.close() };
   },
-  { clockDrivenExpiry: false },
+  { clockDrivenExpiry: false, reusedKeyWithoutResend: 'stored-again' },
 );
 
 async function withInbox(body: (inbox: InboxStore) => Promise<void>, extra: Partial<CassandraInboxOptions> = {}): Promise<void> {
@@ -124,7 +124,7 @@ test('CassandraInboxStore - concurrent multi-device batches in any device order 
     }
   }));
 
-test('CassandraInboxStore - concurrent retries of one send store it once', () =>
+test('CassandraInboxStore - concurrent retries of one send store it once (unflagged: the in-flight join, not a lookup)', () =>
   withInbox(async (inbox) => {
     const sender = device(newUserId(), 1);
     const recipients = [device(newUserId(), 1), device(newUserId(), 2)];
@@ -187,7 +187,7 @@ test('CassandraInboxStore - Cassandra unreachable mid-use: retryable PARLEY_ERR_
   }
   const again = await open();
   try {
-    const retried = await again.inbox.append(batch(s, 'during', [r]));
+    const retried = await again.inbox.append(batch(s, 'during', [r], { resend: true }));
     assert.equal(retried.duplicate, false, 'the failed attempt left no dedup key');
     assert.deepEqual((await again.inbox.read(r, INBOX_CURSOR_START, 10)).map((e) => e.clientMessageId), ['before', 'during']);
   } finally {

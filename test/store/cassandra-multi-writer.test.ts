@@ -45,7 +45,7 @@ inboxContract(
     const c = await db.open({ retention, commitHorizonMs: HORIZON });
     return { inbox: c.inbox, close: () => c.close() };
   },
-  { clockDrivenExpiry: false },
+  { clockDrivenExpiry: false, reusedKeyWithoutResend: 'stored-again' },
 );
 
 test('CassandraInboxStore multi-writer - an entry minted earlier on node A but committed after B\'s was read and acked is still read; ackIds deletes only the named ids', async () => {
@@ -176,7 +176,7 @@ test('CassandraInboxStore multi-writer - an append past the commit deadline is u
 
   step = HORIZON / 2; // exactly at the deadline: accepted
   t += 1000;
-  const retried = await inbox.append(batch(s, 'slow', recipients));
+  const retried = await inbox.append(batch(s, 'slow', recipients, { resend: true }));
   assert.equal(retried.duplicate, false, 'the rejected attempt left no dedup row');
   for (const d of recipients) assert.deepEqual((await inbox.read(d, INBOX_CURSOR_START, 10)).map((e) => e.clientMessageId), ['slow']);
 });

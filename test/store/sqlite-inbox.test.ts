@@ -45,7 +45,7 @@ test('SqliteInboxStore - a SQL failure on the last copy rolls back the whole bat
     const good = [device(u, 1), device(u, 2), device(sender.userId, 2)];
     await assert.rejects(stores.inbox.append(batch(sender, 'tx-1', [...good, device(u, 99)])), /injected failure/);
     for (const d of good) assert.equal(await stores.inbox.count(d), 0, 'no copy survives the failed batch');
-    const ok = await stores.inbox.append(batch(sender, 'tx-1', good));
+    const ok = await stores.inbox.append(batch(sender, 'tx-1', good, { resend: true }));
     assert.equal(ok.duplicate, false, 'no dedup key survives the failed batch');
     for (const d of good) assert.equal(await stores.inbox.count(d), 1);
   } finally {
@@ -66,9 +66,11 @@ test('SqliteInboxStore - entries, acks and dedup keys survive close and reopen',
   const second = await openEmbeddedStores({ path: file });
   try {
     assert.deepEqual((await second.inbox.read(r, INBOX_CURSOR_START, 10)).map((e) => e.id), ids.slice(2));
-    const retry = await second.inbox.append(batch(s, 'r4', [r]));
+    const retry = await second.inbox.append(batch(s, 'r4', [r], { resend: true }));
     assert.equal(retry.duplicate, true);
     assert.equal(retry.copies[0]!.id, ids[4]);
+    const unflagged = await second.inbox.append(batch(s, 'r3', [r]));
+    assert.deepEqual([unflagged.duplicate, unflagged.copies[0]!.id], [true, ids[3]], 'a reused key without resend is noticed at the key insert');
     const next = await second.inbox.append(batch(s, 'r5', [r]));
     assert.ok(next.copies[0]!.id > ids[4]!);
   } finally {
@@ -100,6 +102,36 @@ test('SqliteInboxStore - group commit: appends of one turn share a transaction, 
     // acks are grouped too, and interleave correctly with appends issued in the same turn
     const [, appended] = await Promise.all([stores.inbox.ack(r, ids[98]!), stores.inbox.append(batch(s, 'late', [r]))]);
     assert.deepEqual((await stores.inbox.read(r, INBOX_CURSOR_START, 10)).map((e) => e.id), [appended.copies[0]!.id]);
+  } finally {
+    await stores.close();
+  }
+});
+
+test('SqliteInboxStore - a key reused without resend inside one commit group rolls back only its own copies', async () => {
+  const stores = await openEmbeddedStores({ path: nextFile() });
+  try {
+    const u = newUserId();
+    const recipients = [device(u, 1), device(u, 2), device(newUserId(), 1)];
+    const s = device(newUserId(), 1);
+    // one turn, one group: every third append repeats the key of the one before it, unflagged, with other bytes
+    const keys = Array.from({ length: 12 }, (_, i) => (i % 3 === 2 ? `k${i - 1}` : `k${i}`));
+    const results = await Promise.all(keys.map((k, i) =>
+      stores.inbox.append(batch(s, k, recipients, { serverTimestamp: 1000 + i, payload: () => Uint8Array.of(i) }))));
+    for (const [i, res] of results.entries()) {
+      if (i % 3 !== 2) {
+        assert.equal(res.duplicate, false, `#${i} stored`);
+        continue;
+      }
+      assert.deepEqual(res, { ...results[i - 1]!, duplicate: true }, `#${i} answers with the original of ${keys[i]}`);
+    }
+    for (const [j, d] of recipients.entries()) {
+      const entries = await stores.inbox.read(d, INBOX_CURSOR_START, 100);
+      const stored = results.filter((_, i) => i % 3 !== 2);
+      assert.deepEqual(entries.map((e) => e.id), stored.map((res) => res.copies[j]!.id), 'only the first of each key, in issue order');
+      assert.deepEqual(entries.map((e) => e.payload[0]), keys.map((_, i) => i).filter((i) => i % 3 !== 2), 'original bytes');
+    }
+    const next = await stores.inbox.append(batch(s, 'next', recipients));
+    assert.ok(next.copies[0]!.id > results.at(-2)!.copies[0]!.id, 'ids keep increasing');
   } finally {
     await stores.close();
   }

@@ -37,14 +37,15 @@ export function batch(
   sender: DeviceAddress,
   clientMessageId: string,
   recipients: readonly DeviceAddress[],
-  options: { kind?: InboxEntryKind; serverTimestamp?: number; payload?: (i: number) => Uint8Array } = {},
+  options: { kind?: InboxEntryKind; serverTimestamp?: number; payload?: (i: number) => Uint8Array; resend?: boolean } = {},
 ): InboxBatch {
   const payload = options.payload ?? ((i: number) => new TextEncoder().encode(`${clientMessageId}#${i}`));
-  return {
+  const b: InboxBatch = {
     sender,
     clientMessageId,
     kind: options.kind ?? 'message',
     serverTimestamp: options.serverTimestamp ?? 1_700_000_000_000,
     copies: recipients.map((recipient, i) => ({ recipient, payload: payload(i) })),
   };
+  return options.resend === undefined ? b : { ...b, resend: options.resend };
 }

@@ -7,7 +7,9 @@
  *
  * `features.clockDrivenExpiry: false` skips the purge tests for backends that
  * expire rows by server-side TTL on the real clock (Cassandra), where a test
- * cannot move time forward.
+ * cannot move time forward. `features.reusedKeyWithoutResend` says what the
+ * backend does with a stored key appended again without `resend` (the one
+ * case where store/types.ts leaves the outcome to the backend).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +36,13 @@ export interface InboxContractOptions {
 export interface InboxContractFeatures {
   /** purgeExpired(now) removes rows by the `now` it is given. @default true */
   readonly clockDrivenExpiry?: boolean;
+  /**
+   * A stored key appended again, later, without `resend`: 'duplicate' = the
+   * store notices and returns the original result, storing nothing (SQLite);
+   * 'stored-again' = the copies are stored a second time and the key then
+   * names the newer ones (Cassandra). @default 'duplicate'
+   */
+  readonly reusedKeyWithoutResend?: 'duplicate' | 'stored-again';
 }
 
 const DEFAULT_TEST_RETENTION: InboxRetention = { inboxRetentionMs: 30 * 86_400_000, dedupRetentionMs: 7 * 86_400_000 };
@@ -163,18 +172,19 @@ export function inboxContract(
       assert.deepEqual(fromClientCursor.map((e) => e.clientMessageId), ['n3'], 'a remembered cursor does not skip the new entry');
     }));
 
-  test(`${name} - dedup key returns the original result and stores nothing new`, () =>
+  test(`${name} - a resend of a stored key returns the original result and stores nothing new`, () =>
     withInbox(async (inbox) => {
       const sender = device(newUserId(), 1);
       const peer = newUserId();
       // the fan-out of one send: both devices of the peer plus the sender's other device
       const recipients = [device(peer, 1), device(peer, 2), device(sender.userId, 2)];
+      // the first transmission carries no resend flag: the store may skip the lookup, yet records the key
       const first = await inbox.append(batch(sender, 'dup-1', recipients, { serverTimestamp: 5000 }));
       assert.equal(first.duplicate, false);
       assert.deepEqual(first.copies.map((c) => c.recipient), recipients);
 
       const retry = await inbox.append(
-        batch(sender, 'dup-1', recipients, { serverTimestamp: 9999, payload: () => bytes(9, 9, 9) }),
+        batch(sender, 'dup-1', recipients, { serverTimestamp: 9999, payload: () => bytes(9, 9, 9), resend: true }),
       );
       assert.equal(retry.duplicate, true);
       assert.equal(retry.serverTimestamp, 5000, 'original server timestamp');
@@ -185,19 +195,90 @@ export function inboxContract(
         assertBytes(entries[0]!.payload, new TextEncoder().encode(`dup-1#${i}`), 'original payload kept');
       }
 
-      // a retry after the recipient acked still stores nothing
+      // a resend after the recipient acked still stores nothing
       await inbox.ack(recipients[0]!, first.copies[0]!.id);
-      const late = await inbox.append(batch(sender, 'dup-1', [recipients[0]!]));
+      const late = await inbox.append(batch(sender, 'dup-1', [recipients[0]!], { resend: true }));
       assert.equal(late.duplicate, true);
       assert.deepEqual(late.copies, first.copies);
       assert.equal(await inbox.count(recipients[0]!), 0);
 
-      // the key is (sender user, sender device, client message id)
-      const otherDevice = await inbox.append(batch(device(sender.userId, 3), 'dup-1', [recipients[0]!]));
+      // the key is (sender user, sender device, client message id): a lookup of the others finds nothing
+      const otherDevice = await inbox.append(batch(device(sender.userId, 3), 'dup-1', [recipients[0]!], { resend: true }));
       assert.equal(otherDevice.duplicate, false);
-      const otherUser = await inbox.append(batch(device(newUserId(), 1), 'dup-1', [recipients[0]!]));
+      const otherUser = await inbox.append(batch(device(newUserId(), 1), 'dup-1', [recipients[0]!], { resend: true }));
       assert.equal(otherUser.duplicate, false);
       assert.equal(await inbox.count(recipients[0]!), 2);
+    }));
+
+  test(`${name} - a first transmission stores; resend false is a first transmission; both record the key`, () =>
+    withInbox(async (inbox) => {
+      const sender = device(newUserId(), 1);
+      const r = device(newUserId(), 1);
+      const plain = await inbox.append(batch(sender, 'first-1', [r]));
+      const unflagged = await inbox.append(batch(sender, 'first-2', [r], { resend: false }));
+      // a resend whose key was never stored (the first attempt failed before it): stored, not a duplicate
+      const neverStored = await inbox.append(batch(sender, 'first-3', [r], { resend: true }));
+      for (const res of [plain, unflagged, neverStored]) assert.equal(res.duplicate, false);
+      assert.deepEqual((await readAll(inbox, r)).map((e) => e.clientMessageId), ['first-1', 'first-2', 'first-3']);
+      for (const [key, original] of [['first-1', plain], ['first-2', unflagged], ['first-3', neverStored]] as const) {
+        const again = await inbox.append(batch(sender, key, [r], { resend: true }));
+        assert.equal(again.duplicate, true, `${key}: its key was recorded`);
+        assert.deepEqual(again.copies, original.copies, `${key}: the original ids`);
+      }
+      assert.equal(await inbox.count(r), 3, 'the resends stored nothing');
+    }));
+
+  test(`${name} - concurrent appends of one key, flagged or not, store it once`, () =>
+    withInbox(async (inbox) => {
+      const sender = device(newUserId(), 1);
+      const recipients = [device(newUserId(), 1), device(newUserId(), 2)];
+      const others = Array.from({ length: 4 }, (_, i) => inbox.append(batch(sender, `bystander-${i}`, recipients)));
+      const results = await Promise.all([
+        inbox.append(batch(sender, 'race', recipients)),
+        inbox.append(batch(sender, 'race', recipients, { resend: true })),
+        inbox.append(batch(sender, 'race', recipients)),
+        inbox.append(batch(sender, 'race', recipients, { resend: true })),
+      ]);
+      assert.equal(results.filter((x) => !x.duplicate).length, 1, 'one of them stored it');
+      for (const x of results) assert.deepEqual(x.copies, results.find((y) => !y.duplicate)!.copies, 'all name the same ids');
+      for (const res of await Promise.all(others)) assert.equal(res.duplicate, false, 'the other sends of the group are untouched');
+      for (const d of recipients) {
+        const entries = await readAll(inbox, d);
+        assert.equal(entries.filter((e) => e.clientMessageId === 'race').length, 1, 'one copy per device');
+        assert.equal(entries.length, 5);
+        assertStrictlyIncreasing(entries.map((e) => e.id));
+      }
+    }));
+
+  const reused = features.reusedKeyWithoutResend ?? 'duplicate';
+  test(`${name} - a stored key appended again without resend: ${reused}, and no entry lost or corrupted`, () =>
+    withInbox(async (inbox) => {
+      const sender = device(newUserId(), 1);
+      const recipients = [device(newUserId(), 1), device(newUserId(), 1)];
+      const first = await inbox.append(batch(sender, 'reused', recipients, { serverTimestamp: 5000 }));
+      const again = await inbox.append(batch(sender, 'reused', recipients, { serverTimestamp: 6000, payload: () => bytes(7, 7) }));
+      const after = await inbox.append(batch(sender, 'after', recipients));
+      const entries = await Promise.all(recipients.map((d) => readAll(inbox, d)));
+      if (reused === 'duplicate') {
+        assert.deepEqual(again, { ...first, duplicate: true }, 'the original result');
+        for (const [i, e] of entries.entries()) {
+          assert.deepEqual(e.map((x) => x.id), [first.copies[i]!.id, after.copies[i]!.id], 'nothing new stored');
+          assertBytes(e[0]!.payload, new TextEncoder().encode(`reused#${i}`), 'original payload kept');
+        }
+      } else {
+        assert.equal(again.duplicate, false);
+        assert.equal(again.serverTimestamp, 6000);
+        for (const [i, e] of entries.entries()) {
+          assert.deepEqual(e.map((x) => x.id), [first.copies[i]!.id, again.copies[i]!.id, after.copies[i]!.id], 'both copies, whole, in order');
+          assertBytes(e[0]!.payload, new TextEncoder().encode(`reused#${i}`), 'the first copy untouched');
+          assertBytes(e[1]!.payload, bytes(7, 7));
+        }
+      }
+      // either way the key names copies that exist: a resend returns them
+      const resent = await inbox.append(batch(sender, 'reused', recipients, { resend: true }));
+      assert.equal(resent.duplicate, true);
+      assert.deepEqual(resent.copies, (reused === 'duplicate' ? first : again).copies);
+      assert.equal(await inbox.count(recipients[0]!), reused === 'duplicate' ? 2 : 3);
     }));
 
   test(`${name} - a batch with an invalid last copy stores nothing and records no dedup key`, () =>
@@ -215,7 +296,7 @@ export function inboxContract(
       await rejectsWith(inbox.append(batch(sender, 'atomic-1', [good[0]!, good[1]!, good[0]!])), 'PARLEY_ERR_STORE_INVALID_INPUT');
       for (const d of good) assert.equal(await inbox.count(d), 0);
 
-      const ok = await inbox.append(batch(sender, 'atomic-1', good));
+      const ok = await inbox.append(batch(sender, 'atomic-1', good, { resend: true }));
       assert.equal(ok.duplicate, false, 'the failed attempts left no dedup key behind');
       for (const d of good) assert.equal(await inbox.count(d), 1);
     }));
@@ -272,6 +353,9 @@ export function inboxContract(
       await rejectsWith(inbox.append(batch(s, 'x'.repeat(129), [r])), code);
       await rejectsWith(inbox.append(batch(s, 'x', [r], { kind: 'chat' as 'message' })), code);
       await rejectsWith(inbox.append(batch(s, 'x', [r], { serverTimestamp: -1 })), code);
+      await rejectsWith(inbox.append(batch(s, 'x', [r], { resend: 'yes' as unknown as boolean })), code);
+      await rejectsWith(inbox.append(batch(s, 'x', [r], { resend: 1 as unknown as boolean })), code);
+      await rejectsWith(inbox.append(batch(s, 'x', [r], { resend: null as unknown as boolean })), code);
       assert.equal(await inbox.count(r), 0);
     }));
 
@@ -294,11 +378,11 @@ export function inboxContract(
         const s = device(newUserId(), 1);
         await inbox.append(batch(s, 'old', [r], { serverTimestamp: 10_000 }));
         assert.deepEqual(await inbox.purgeExpired(10_099), { entries: 0, dedupKeys: 0 });
-        assert.equal((await inbox.append(batch(s, 'old', [r], { serverTimestamp: 10_050 }))).duplicate, true);
+        assert.equal((await inbox.append(batch(s, 'old', [r], { serverTimestamp: 10_050, resend: true }))).duplicate, true);
 
         assert.deepEqual(await inbox.purgeExpired(10_100), { entries: 0, dedupKeys: 1 });
         assert.equal(await inbox.count(r), 1, 'an unacked entry outlives its dedup key');
-        const again = await inbox.append(batch(s, 'old', [r], { serverTimestamp: 10_500 }));
+        const again = await inbox.append(batch(s, 'old', [r], { serverTimestamp: 10_500, resend: true }));
         assert.equal(again.duplicate, false, 'an expired key no longer de-duplicates');
         assert.equal(await inbox.count(r), 2);
 
