@@ -31,7 +31,8 @@ export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProto
   inOrder(state, async () => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await storeReceiptOnce(state, self, to, status, messageIds, rid, clientMessageId);
+        // A retry may follow an attempt that was stored after all (e.g. a timeout): it looks its key up.
+        await storeReceiptOnce(state, self, to, status, messageIds, rid, clientMessageId, attempt > 1);
         return;
       } catch (error) {
         if (rid === undefined && attempt < RECEIPT_ATTEMPTS && isParleyError(error) && error.retryable) {
@@ -48,7 +49,10 @@ export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProto
   });
 }
 
-async function storeReceiptOnce(state: SessionState, self: SessionRef, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined, clientMessageId: string): Promise<void> {
+async function storeReceiptOnce(
+  state: SessionState, self: SessionRef, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined,
+  clientMessageId: string, resend: boolean,
+): Promise<void> {
   const { services, device } = state;
   const devices = await services.directory.devicesOf(to);
   if (devices.length === 0) {
@@ -58,7 +62,7 @@ async function storeReceiptOnce(state: SessionState, self: SessionRef, to: strin
   const serverTimestamp = services.now();
   const payload = encodeStoredReceipt({ status, messageIds });
   const batch: InboxBatch = {
-    sender: device, clientMessageId, kind: 'receipt', serverTimestamp,
+    sender: device, clientMessageId, kind: 'receipt', serverTimestamp, ...(resend ? { resend: true } : {}),
     copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
   };
   const result = await services.inbox.append(batch);

@@ -228,6 +228,8 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
   const serverTimestamp = services.now();
   const batch: InboxBatch = {
     sender: device, clientMessageId: frame.messageId, kind: 'message', serverTimestamp,
+    // Only a retransmission needs the duplicate lookup (store/types.ts InboxBatch.resend).
+    ...(frame.resend === true ? { resend: true } : {}),
     copies: plan.copies.map((c) => ({ recipient: c.recipient, payload: encodeStoredMessage({ type: c.type, ciphertext: c.ciphertext }) })),
   };
   // A failed send must never be overtaken by a later one that a recovering

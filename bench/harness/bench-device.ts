@@ -65,7 +65,8 @@ export class BenchDevice {
   sendMessage(to: string, messageId: string, ciphertext: Uint8Array, attempt = 1): number {
     const rid = this.nextRid++ >>> 0;
     this.pending.set(rid, { to, messageId, ciphertext, attempt });
-    this.send({ kind: FrameKind.Send, rid, messageId, to, envelopes: [{ deviceId: 0, registrationId: 0, type: 0, ciphertext }] });
+    // A retry is flagged: the server then looks the message id up (the first attempt may have been stored).
+    this.send({ kind: FrameKind.Send, rid, messageId, to, envelopes: [{ deviceId: 0, registrationId: 0, type: 0, ciphertext }], ...(attempt > 1 ? { resend: true } : {}) });
     return rid;
   }
 
