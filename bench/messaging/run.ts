@@ -6,9 +6,11 @@
  * window, and latency at a fixed rate.
  *
  * Run: node --import tsx bench/messaging/run.ts [--pairs 50] [--window 32] [--duration 10] [--rate 5000] [--payload 100]
- *        [--only parley|relay] [--modes peak,rate] [--cpu-prof <dir>]
+ *        [--only parley|relay] [--modes peak,rate] [--cpu-prof <dir>] [--node-flags "<flags>"] [--server-log]
  * `--only` measures one server (no ratios); `--cpu-prof` writes the servers'
- * V8 CPU profiles (main thread and writer thread) into <dir> when they stop.
+ * V8 CPU profiles into <dir> when they stop; `--node-flags` passes Node/V8
+ * flags to both server processes (e.g. GC settings); `--server-log` copies
+ * the servers' output to stderr.
  * Prints one JSON line and a table. Servers run as separate processes; the
  * load client runs in this one; server CPU and RSS are read from /proc.
  */
@@ -37,6 +39,8 @@ const textArg = (name: string): string | undefined => {
 const only = textArg('only');
 const cpuProfDir = textArg('cpu-prof');
 const modes = (textArg('modes') ?? 'peak,rate').split(',') as ('peak' | 'rate')[];
+const nodeFlags = (textArg('node-flags') ?? '').split(' ').filter((f) => f !== '');
+const serverLog = process.argv.includes('--server-log');
 
 interface Measured extends PairLoadResult {
   readonly serverCpuCores: number;
@@ -47,11 +51,12 @@ interface Measured extends PairLoadResult {
 
 async function startServer(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
   const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...prof, ...nodeFlags, '--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d.toString();
+      if (serverLog) process.stderr.write(d);
       const m = ready.exec(out);
       if (m) resolve(m[1]!.startsWith('ws') ? m[1]! : `ws://127.0.0.1:${m[1]}`);
     };
