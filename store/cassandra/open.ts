@@ -16,6 +16,7 @@ import cassandra from 'cassandra-driver';
 import type { InboxRetention, InboxStore } from '../types.ts';
 import { translateCassandraError } from './cassandra-errors.ts';
 import { CassandraInboxStore, DEFAULT_CASSANDRA_INBOX_SETTINGS, type CassandraConsistency } from './cassandra-inbox-store.ts';
+import type { WriteBatchLimits } from './write-coalescer.ts';
 import { DEFAULT_CASSANDRA_REPLICATION, checkKeyspace, migrateKeyspace, type CassandraReplication } from './migrations.ts';
 
 export interface CassandraInboxOptions {
@@ -47,6 +48,8 @@ export interface CassandraInboxOptions {
    * clock skew (PARLEY_COMMIT_HORIZON_MS). @default undefined (one writer per device)
    */
   readonly commitHorizonMs?: number;
+  /** Caps of the UNLOGGED batches appends' rows are coalesced into (./write-coalescer.ts). @default DEFAULT_WRITE_BATCH_LIMITS (10 rows, 5 KiB) */
+  readonly writeBatch?: Partial<WriteBatchLimits>;
 }
 
 export interface CassandraInbox {
@@ -91,6 +94,7 @@ export async function openCassandraInbox(options: CassandraInboxOptions): Promis
     ...(options.bucketMs ? { bucketMs: options.bucketMs } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.commitHorizonMs !== undefined ? { commitHorizonMs: options.commitHorizonMs } : {}),
+    ...(options.writeBatch ? { writeBatch: options.writeBatch } : {}),
   });
   try {
     try {
