@@ -30,7 +30,7 @@
  * Why coalesce: each request costs the server (and the driver) work of its
  * own on top of the row's write path; with 1:1 messaging an append was two
  * requests (copy, dedup row). Measured on one node at 5,000 appends/s from 64
- * concurrent appenders: 0.38 requests per append instead of 2, 13-16% less
+ * concurrent appenders: 0.38 requests per append instead of 2, 13-21% less
  * Cassandra CPU and 20-28% less client CPU. The per-row work (binding,
  * mutation, commit log, memtable) is unchanged and, judging by that, is most
  * of the server's cost. A
