@@ -7,12 +7,8 @@
 import { Packr } from 'msgpackr';
 import type { ExitReason, ExitSignal, Ref } from '../supervisors/index.ts';
 
-/**
- * Version of the envelope format; a heartbeat carries it. 2: a node message
- * may be an array of envelopes (router.ts `publish`); a version-1 node ignores
- * such a message, so a cluster is upgraded all at once.
- */
-export const ENVELOPE_VERSION = 2;
+/** Version of the envelope format; a heartbeat carries it. */
+export const ENVELOPE_VERSION = 1;
 
 /** Envelope kinds. */
 export enum Kind {
@@ -58,14 +54,9 @@ export function encode(e: Envelope): Uint8Array {
   return packr.pack(e);
 }
 
-/** Several envelopes for one node in one message: a msgpack array of them, in order. */
-export function encodeBatch(envelopes: readonly Envelope[]): Uint8Array {
-  return packr.pack(envelopes);
-}
-
-/** Bytes → an envelope, or the envelopes of a batch in order (the caller checks `k`). */
-export function decode(data: Uint8Array): Envelope | Envelope[] {
-  return packr.unpack(data) as Envelope | Envelope[];
+/** Bytes → envelope (the caller checks `k`). */
+export function decode(data: Uint8Array): Envelope {
+  return packr.unpack(data) as Envelope;
 }
 
 /** Subjects of one cluster. Node names are subject-safe (checked by `checkNodeName`). */

@@ -155,7 +155,6 @@ export class Membership {
 
   private onMessage(data: Uint8Array): void {
     const e = decode(data);
-    if (Array.isArray(e)) return; // heartbeats travel alone
     if (e.k === Kind.Leave) {
       const p = this.peers.get(e.node);
       if (e.node !== this.node && p !== undefined && p.inc === e.inc) this.markDown(e.node, p.inc, 'left');

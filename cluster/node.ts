@@ -105,7 +105,6 @@ export class ClusterNode {
       for (const p of this.placements.values()) await p.releaseAll();
       await this.system.stop();
       await this.registry.settled();
-      this.router.flushOutbox();
       await this.options.transport.flush().catch(() => undefined);
       await this.membership.stop();
       this.router.stop();

@@ -10,8 +10,7 @@
  * every link to them delivers the exit signal `noconnection` to the local side,
  * and what it held on our processes is dropped. Monitor, link and call towards a
  * node that is not up fail the same way at once; send and cast are published
- * anyway (delivery is never promised, as in Erlang). Envelopes leave once per
- * event-loop turn and peer, several in one message (`publish`).
+ * anyway (delivery is never promised, as in Erlang).
  */
 import {
   call as localCall,
@@ -27,7 +26,7 @@ import {
   type Ref,
   type RemoteRouter,
 } from '../supervisors/index.ts';
-import { decode, encode, encodeBatch, Kind, subjects, type Envelope } from './envelope.ts';
+import { decode, encode, Kind, subjects, type Envelope } from './envelope.ts';
 import { ClusterError } from './errors.ts';
 import type { Membership, MembershipEvent } from './membership.ts';
 import type { Transport } from './transport.ts';
@@ -68,9 +67,6 @@ export class NodeRouter implements RemoteRouter {
   private readonly services = new Map<string, RpcHandler>();
   private unsubscribe: (() => void) | undefined;
   private offMembership: (() => void) | undefined;
-  /** Envelopes of this turn by destination node (see `publish`). */
-  private outbox = new Map<string, Envelope[]>();
-  private flushScheduled = false;
 
   constructor(
     readonly node: string,
@@ -83,17 +79,12 @@ export class NodeRouter implements RemoteRouter {
 
   /** Starts listening on this node's subject. */
   start(): void {
-    this.unsubscribe = this.transport.subscribe(this.subj.node(this.node), (data) => {
-      const decoded = decode(data);
-      if (Array.isArray(decoded)) for (const e of decoded) this.onMessage(e);
-      else this.onMessage(decoded);
-    });
+    this.unsubscribe = this.transport.subscribe(this.subj.node(this.node), (data) => this.onMessage(decode(data)));
     this.offMembership = this.membership.onEvent((e) => this.onMembership(e));
   }
 
   /** Stops listening; pending calls fail with `noconnection`. */
   stop(): void {
-    this.flushOutbox();
     this.unsubscribe?.();
     this.offMembership?.();
     for (const [cid, c] of this.calls) this.settle(cid, c, false, 'noconnection');
@@ -174,37 +165,9 @@ export class NodeRouter implements RemoteRouter {
 
   // ---- internals -------------------------------------------------------------
 
-  /**
-   * Envelopes go out once per event-loop turn and destination node: one NATS
-   * message carrying every envelope of the turn for that node (an array when
-   * there are several), in the order they were published — the per-pair order
-   * holds, and a busy node pays one publish (one socket write, one message for
-   * nats-server and the receiver to parse) per turn and peer instead of one per
-   * envelope. The delay is the rest of the current turn.
-   */
   private publish(node: string, e: Envelope): void {
-    const pending = this.outbox.get(node);
-    if (pending !== undefined) {
-      pending.push(e);
-      return;
-    }
-    this.outbox.set(node, [e]);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushOutbox);
-    }
+    this.transport.publish(this.subj.node(node), encode(e));
   }
-
-  /** Publishes every envelope waiting for the end of the turn (also called before the node flushes its transport). */
-  readonly flushOutbox = (): void => {
-    this.flushScheduled = false;
-    if (this.outbox.size === 0) return;
-    const outbox = this.outbox;
-    this.outbox = new Map();
-    for (const [node, envelopes] of outbox) {
-      this.transport.publish(this.subj.node(node), envelopes.length === 1 ? encode(envelopes[0]!) : encodeBatch(envelopes));
-    }
-  };
 
   private request(node: string, timeoutMs: number, fail: (reason: ExitReason | 'timeout') => Error, build: (cid: number) => Envelope): Promise<unknown> {
     if (!this.membership.isUp(node)) return Promise.reject(fail('noconnection'));
