@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import WebSocket from 'ws';
+import { embeddedNodeEnv } from '../support/test-node.ts';
 
 interface StartedNode {
   child: ChildProcess;
@@ -19,6 +20,7 @@ interface StartedNode {
 async function startNodeProcess(dataDir: string, extraArgs: string[] = []): Promise<StartedNode> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'start', '--http-port', '0', '--gateway-port', '0', '--data-dir', dataDir, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: embeddedNodeEnv(),
   });
   let out = '';
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

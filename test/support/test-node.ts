@@ -63,10 +63,20 @@ export interface NodeProcess {
   waitForOutput(test: (output: string) => boolean): Promise<void>;
 }
 
+/**
+ * The environment of a node process on the embedded default: the test runner
+ * exports the services' URLs (PARLEY_PG_URL, …, PARLEY_NATS_URL) for the tests
+ * that want them; a node inheriting them would use them (and, with NATS, join
+ * a cluster named after the default, leaving its registry bucket behind).
+ */
+export function embeddedNodeEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PARLEY_PG_URL: '', PARLEY_CASSANDRA_CONTACT_POINTS: '', PARLEY_REDIS_URL: '', PARLEY_NATS_URL: '', ...env };
+}
+
 export async function spawnNodeProcess(dataDir: string, gatewayPort = 0, env: NodeJS.ProcessEnv = {}, extraArgs: readonly string[] = []): Promise<NodeProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'start', '--http-port', '0', '--gateway-port', String(gatewayPort), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PARLEY_PG_URL: '', PARLEY_CASSANDRA_CONTACT_POINTS: '', PARLEY_REDIS_URL: '', PARLEY_NATS_URL: '', ...env },
+    env: embeddedNodeEnv(env),
   });
   let out = '';
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
