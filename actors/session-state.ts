@@ -72,7 +72,6 @@ export interface SessionState {
   readonly lastSentTo: Map<string, InboxEntryId>;
 }
 
-
 /**
  * Runs `step` after every step queued before it (sends, receipts, inbox
  * deletes of this session keep their order into the store). With nothing

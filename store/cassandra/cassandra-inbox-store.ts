@@ -33,8 +33,7 @@
  * concurrent appenders: 0.38 requests per append instead of 2, 13-21% less
  * Cassandra CPU and 20-28% less client CPU. The per-row work (binding,
  * mutation, commit log, memtable) is unchanged and, judging by that, is most
- * of the server's cost. A
- * batch spans partitions, so it is not routed token-aware: in a multi-node
+ * of the server's cost. A batch spans partitions, so it is not routed token-aware: in a multi-node
  * cluster its coordinator forwards most rows to their replicas; the default
  * caps keep that fan-out, and a batch's exposure to one slow replica, small.
  * They also keep every batch under Cassandra's stock warning thresholds
@@ -104,6 +103,7 @@ import { translateCassandraError } from './cassandra-errors.ts';
 import { DeviceSequencer, DeviceSequencers, type DeviceState } from './device-sequencer.ts';
 import { checkInboxId, encodeInboxId, idOfTimeuuid, lowestIdAt, msOfTicks, randomIdTail, ticksOfId, ticksOfMs, timeuuidOfId } from './inbox-id.ts';
 import { checkKeyspace } from './migrations.ts';
+import { duplicateOf, encodeDedupResult } from '../dedup-result.ts';
 import { DEFAULT_WRITE_BATCH_LIMITS, WriteCoalescer, type CoalescedRow, type WriteBatchLimits } from './write-coalescer.ts';
 
 /** Consistency levels by name (cassandra-driver `types.consistencies`). */
@@ -145,8 +145,6 @@ export const DEFAULT_CASSANDRA_INBOX_SETTINGS = {
   bucketMs: 86_400_000,
   maxSequencers: 100_000,
 } as const satisfies Partial<CassandraInboxSettings>;
-
-type StoredResult = [userId: string, deviceId: number, id: string][];
 
 interface PlannedCopy {
   readonly recipient: DeviceAddress;
@@ -302,14 +300,7 @@ export class CassandraInboxStore implements InboxStore {
     if (batch.resend === true) {
       const dup = await this.exec('append', this.cql.getDedup, [sender.userId, sender.deviceId, clientMessageId]);
       const row = dup.first();
-      if (row) {
-        const stored = JSON.parse(row['result'] as string) as StoredResult;
-        return {
-          duplicate: true,
-          serverTimestamp: Number(row['server_ts'] as bigint),
-          copies: stored.map(([userId, deviceId, id]) => ({ recipient: { userId, deviceId }, id })),
-        };
-      }
+      if (row) return duplicateOf(Number(row['server_ts'] as bigint), row['result'] as string);
     }
 
     const { sequencers, release } = await this.sequencers.lockAll(copies.map((c) => deviceKey(c.recipient)));
@@ -354,8 +345,7 @@ export class CassandraInboxStore implements InboxStore {
       }
       for (const p of planned) p.state.knownBuckets.add(p.bucket);
       const out: AppendedCopy[] = planned.map((p) => ({ recipient: { userId: p.recipient.userId, deviceId: p.recipient.deviceId }, id: p.id }));
-      const stored: StoredResult = planned.map((p) => [p.recipient.userId, p.recipient.deviceId, p.id]);
-      const result = JSON.stringify(stored); // ASCII: uuids, integers, hex ids
+      const result = encodeDedupResult(out); // ASCII (dedup-result.ts): length = bytes
       await this.writes.write([
         { query: this.cql.insertDedup, params: [sender.userId, sender.deviceId, clientMessageId, sts, result, this.dedupTtl], bytes: ROW_BYTES + keyBytes + result.length },
       ]);

@@ -94,17 +94,10 @@ export class WriteCoalescer {
 
   /** See the header: resolves when every row landed; rejects once all its requests settled. */
   write(rows: readonly CoalescedRow[]): Promise<void> {
-    let first: Promise<void> | undefined;
-    let more: Array<Promise<void>> | undefined;
-    for (const row of rows) {
-      const p = this.add(row);
-      if (first === undefined) first = p;
-      else if (p !== first && (more === undefined || more[more.length - 1] !== p)) (more ??= []).push(p);
-    }
-    if (first === undefined) return Promise.resolve();
-    if (more === undefined) return first;
-    more.unshift(first);
-    return Promise.allSettled(more).then((settled) => {
+    // The requests carrying these rows (rows sharing a batch share its promise).
+    const requests = [...new Set(rows.map((row) => this.add(row)))];
+    if (requests.length <= 1) return requests[0] ?? Promise.resolve();
+    return Promise.allSettled(requests).then((settled) => {
       for (const s of settled) if (s.status === 'rejected') throw s.reason;
     });
   }

@@ -20,8 +20,7 @@ import { invalidInput } from '../errors.ts';
 import type { AppendResult, AppendedCopy, InboxBatch } from '../types.ts';
 import { checkCopy } from '../validate.ts';
 import { encodeInboxId } from './inbox-id.ts';
-
-type StoredResult = [userId: string, deviceId: number, id: string][];
+import { duplicateOf, encodeDedupResult } from '../dedup-result.ts';
 
 /**
  * Thrown inside the append's savepoint when its dedup key turned out to be
@@ -78,13 +77,7 @@ export class SqliteInboxWriter {
   private original(batch: InboxBatch): AppendResult | undefined {
     const { sender, clientMessageId } = batch;
     const dup = this.getDedup.get(sender.userId, sender.deviceId, clientMessageId);
-    if (dup === undefined) return undefined;
-    const stored = JSON.parse(dup.result) as StoredResult;
-    return {
-      duplicate: true,
-      serverTimestamp: dup.server_ts,
-      copies: stored.map(([userId, deviceId, id]) => ({ recipient: { userId, deviceId }, id })),
-    };
+    return dup === undefined ? undefined : duplicateOf(dup.server_ts, dup.result);
   }
 
   private appendRows(batch: InboxBatch): AppendResult {
@@ -94,7 +87,6 @@ export class SqliteInboxWriter {
       if (original !== undefined) return original;
     }
     const out: AppendedCopy[] = new Array<AppendedCopy>(copies.length);
-    const stored: StoredResult = new Array(copies.length);
     const seen = new Set<string>();
     for (let i = 0; i < copies.length; i++) {
       const copy = copies[i]!;
@@ -108,9 +100,8 @@ export class SqliteInboxWriter {
       );
       const id = encodeInboxId(rowid);
       out[i] = { recipient: { userId, deviceId }, id };
-      stored[i] = [userId, deviceId, id];
     }
-    const recorded = this.insertDedup.run(sender.userId, sender.deviceId, clientMessageId, serverTimestamp, JSON.stringify(stored));
+    const recorded = this.insertDedup.run(sender.userId, sender.deviceId, clientMessageId, serverTimestamp, encodeDedupResult(out));
     // 0 changes: the key was stored already, so this unflagged batch is a repeat (see the header)
     if (recorded.changes === 0) throw new KeyAlreadyStored();
     return { duplicate: false, serverTimestamp, copies: out };
