@@ -95,50 +95,52 @@ export function clusterNodeEnv(b: ClusterBackends, redis: boolean): Record<strin
 
 const why = (err: unknown) => `error: ${err instanceof Error ? err.message : String(err)}`;
 
-async function dropSchema(b: ClusterBackends): Promise<string> {
-  const client = new pg.Client({ connectionString: b.pgUrl, connectionTimeoutMillis: 10_000, query_timeout: 60_000 });
+/** Runs one drop on a client of its own: 'dropped', or what went wrong (`absent(err)` may name a benign miss); the client is closed either way. */
+async function dropWith<C>(open: () => C | Promise<C>, drop: (client: C) => Promise<unknown>, close: (client: C) => Promise<unknown>, absent?: (err: unknown) => boolean): Promise<string> {
+  let client: C | undefined;
   try {
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${b.name}" CASCADE`);
+    client = await open();
+    await drop(client);
     return 'dropped';
   } catch (err) {
-    return why(err);
+    return absent?.(err) === true ? 'absent' : why(err);
   } finally {
-    await client.end().catch(() => undefined);
+    if (client !== undefined) await close(client).catch(() => undefined);
   }
 }
 
-async function dropKeyspace(b: ClusterBackends): Promise<string> {
-  const client = new cassandra.Client({
-    contactPoints: b.cassandraContactPoints.split(',').map((s) => s.trim()),
-    localDataCenter: b.cassandraLocalDataCenter,
-    // A keyspace drop waits for schema agreement and flushes its tables: slow on a busy node.
-    socketOptions: { connectTimeout: 10_000, readTimeout: 120_000 },
-  });
-  try {
-    await client.execute(`DROP KEYSPACE IF EXISTS ${b.name}`);
-    return 'dropped';
-  } catch (err) {
-    return why(err);
-  } finally {
-    await client.shutdown().catch(() => undefined);
-  }
+function dropSchema(b: ClusterBackends): Promise<string> {
+  return dropWith(
+    () => new pg.Client({ connectionString: b.pgUrl, connectionTimeoutMillis: 10_000, query_timeout: 60_000 }),
+    async (client) => {
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${b.name}" CASCADE`);
+    },
+    (client) => client.end(),
+  );
 }
 
-async function deleteKvStream(b: ClusterBackends): Promise<string> {
-  let nc: Awaited<ReturnType<typeof connectNats>> | undefined;
-  try {
-    nc = await connectNats({ servers: b.natsUrl.split(',').map((s) => s.trim()), name: 'parley-bench-cleanup', timeout: 10_000 });
-    const jsm = await nc.jetstreamManager();
-    await jsm.streams.delete(kvStreamOf(b));
-    return 'dropped';
-  } catch (err) {
+function dropKeyspace(b: ClusterBackends): Promise<string> {
+  return dropWith(
+    () => new cassandra.Client({
+      contactPoints: b.cassandraContactPoints.split(',').map((s) => s.trim()),
+      localDataCenter: b.cassandraLocalDataCenter,
+      // A keyspace drop waits for schema agreement and flushes its tables: slow on a busy node.
+      socketOptions: { connectTimeout: 10_000, readTimeout: 120_000 },
+    }),
+    (client) => client.execute(`DROP KEYSPACE IF EXISTS ${b.name}`),
+    (client) => client.shutdown(),
+  );
+}
+
+function deleteKvStream(b: ClusterBackends): Promise<string> {
+  return dropWith(
+    () => connectNats({ servers: b.natsUrl.split(',').map((s) => s.trim()), name: 'parley-bench-cleanup', timeout: 10_000 }),
+    async (nc) => (await nc.jetstreamManager()).streams.delete(kvStreamOf(b)),
+    (nc) => nc.close(),
     // No node got as far as opening the registry: nothing to delete.
-    if (err instanceof Error && /stream not found/i.test(err.message)) return 'absent';
-    return why(err);
-  } finally {
-    await nc?.close().catch(() => undefined);
-  }
+    (err) => err instanceof Error && /stream not found/i.test(err.message),
+  );
 }
 
 /** Drops the schema, the keyspace and the KV stream (each bounded; a failure is reported, not thrown). */
