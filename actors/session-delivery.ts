@@ -10,6 +10,7 @@ import { INBOX_CURSOR_START } from '../store/types.ts';
 import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
 import { outbound } from './connection-protocol.ts';
 import { inOrder, type SessionProtocol, type SessionState } from './session-state.ts';
+import { admitEarly, dropHeld, settled, type EarlyNotice, type EarlyState } from './session-early.ts';
 import { storeReceipt } from './session-store.ts';
 import { applyVerified, directPush, readStart, resetMultiWriter, scheduleVerify, takeRead, touch } from './session-multiwriter.ts';
 
@@ -93,7 +94,7 @@ export function flushDelivered(state: SessionState, ctx: ActorContext<SessionPro
   commitAck(state);
 }
 
-export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev?: InboxEntryId): void {
+export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev?: InboxEntryId, early?: EarlyNotice): void {
   const mw = state.mw;
   if (mw !== undefined) {
     // Several writers: pushed at once only when the sender's previous entry was (per-sender
@@ -109,11 +110,59 @@ export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>
     return;
   }
   if (entry.id <= state.readCursor) return; // already pushed (the read saw it first)
-  if (!state.reading && !state.moreAvailable && state.window.hasRoom) {
+  // In id order: everything before this entry was pushed (nothing is waiting
+  // to be read), so it goes now. With one writer, ids follow commit order and
+  // notices arrive in that order.
+  const free = !state.reading && !state.moreAvailable && state.window.hasRoom;
+  const es = state.early;
+  if (es !== undefined && early !== undefined) {
+    switch (admitEarly(es, entry, early, free)) {
+      case 'push':
+        push(state, entry);
+        return;
+      case 'held':
+        awaitSettled(state, ctx, es);
+        return;
+      case 'read':
+        state.moreAvailable = true;
+        pump(state, ctx);
+        return;
+    }
+  }
+  if (free) {
     push(state, entry);
     return;
   }
   state.moreAvailable = true;
+  pump(state, ctx);
+}
+
+/** Waits (once at a time) until every append enqueued so far has settled; then `settled` comes back. */
+function awaitSettled(state: SessionState, ctx: ActorContext<SessionProtocol>, es: EarlyState): void {
+  const early = state.services.inbox.early;
+  if (es.settling || early === undefined) return;
+  es.settling = true;
+  es.cover = es.held.length;
+  const mark = es.mark;
+  const self = ctx.self;
+  void early.allSettled().then(() => send(self, { t: 'settled', mark }));
+}
+
+/** A settle wait ended: the held entries it covered go out in order (the stored ones), then reads may go on. */
+export function onSettled(state: SessionState, ctx: ActorContext<SessionProtocol>, mark: number): void {
+  const es = state.early;
+  if (es === undefined) return;
+  for (const h of settled(es, mark)) {
+    if (h.entry.id <= state.readCursor || h.fate.stored === false) continue;
+    if (h.fate.stored === undefined || !state.window.hasRoom) {
+      // Not pushable now: this one and everything after it come from a read.
+      state.moreAvailable = true;
+      dropHeld(es);
+      break;
+    }
+    push(state, h.entry);
+  }
+  if (es.held.length > 0) awaitSettled(state, ctx, es);
   pump(state, ctx);
 }
 
@@ -148,6 +197,11 @@ export function onVerified(state: SessionState, ctx: ActorContext<SessionProtoco
 export function pump(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
   if (state.reading || !state.moreAvailable || !state.window.hasRoom) return;
   const { services, device } = state;
+  if (state.early?.pending === true) {
+    // A read now could miss an announced entry that is still being written.
+    awaitSettled(state, ctx, state.early);
+    return;
+  }
   const mw = state.mw;
   // Several writers: a round reads from below what was pushed, and pages of known ids are skipped.
   const asked = mw !== undefined ? services.settings.readBatch : Math.min(services.settings.readBatch, state.window.capacity - state.window.size);
@@ -187,6 +241,8 @@ export function restartDelivery(state: SessionState, ctx: ActorContext<SessionPr
   state.reading = false;
   state.readCursor = INBOX_CURSOR_START;
   state.moreAvailable = true;
+  // Entries pushed to the old connection before they were stored must be stored before the read.
+  if (state.early !== undefined) dropHeld(state.early);
   if (state.mw !== undefined) resetMultiWriter(state.mw);
   pump(state, ctx);
 }

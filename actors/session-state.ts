@@ -7,6 +7,7 @@ import type { AckFrame, ReceiptFrame, SendFrame, ServerFrame } from '../protocol
 import type { MonitorRef, Protocol, Ref } from '../supervisors/index.ts';
 import type { DeviceAddress, InboxEntry, InboxEntryId } from '../store/types.ts';
 import type { MultiWriterState } from './session-multiwriter.ts';
+import type { EarlyNotice, EarlyState } from './session-early.ts';
 import { DeliveryWindow } from './delivery-window.ts';
 import type { ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
@@ -21,7 +22,9 @@ export type SessionCast =
    * several writers it lets the entry be pushed without a read when `prev`
    * was pushed already (session-multiwriter.ts).
    */
-  | { readonly t: 'notify'; readonly entry: InboxEntry; readonly prev?: InboxEntryId };
+  | { readonly t: 'notify'; readonly entry: InboxEntry; readonly prev?: InboxEntryId; readonly early?: EarlyNotice };
+// `early`: sent when the append was enqueued, before it settled (a store with InboxStore.early): session-early.ts.
+
 export type SessionInfo =
   | { readonly t: 'append-failed'; readonly rid: number; readonly error: unknown }
   | { readonly t: 'read'; readonly entries: readonly InboxEntry[]; readonly asked: number; readonly generation: number }
@@ -29,6 +32,8 @@ export type SessionInfo =
   | { readonly t: 'mismatch'; readonly frame: ServerFrame }
   | { readonly t: 'reply'; readonly frame: ServerFrame }
   | { readonly t: 'flush-receipts' }
+  /** Every append enqueued before the wait numbered `mark` began has settled (session-early.ts). */
+  | { readonly t: 'settled'; readonly mark: number }
   // multi-writer (cluster) delivery: session-multiwriter.ts
   | { readonly t: 'verify' }
   | { readonly t: 'verified'; readonly upTo: InboxEntryId; readonly entries: readonly InboxEntry[]; readonly generation: number }
@@ -51,6 +56,8 @@ export interface SessionState {
   reading: boolean;
   /** Entries may exist past readCursor that were not pushed (window full, or notified during a read). */
   moreAvailable: boolean;
+  /** Present when the store assigns ids early and senders announce entries before they are stored (session-early.ts). */
+  readonly early: EarlyState | undefined;
   /** Bumped on takeover: completions of reads started for an older connection are ignored. */
   generation: number;
   /** Serialises the part of each write that must stay in order (planning and enqueueing appends, receipts, deletes): see `inOrder`. */

@@ -6,10 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { FrameKind, ReceiptStatus, errorFrame } from '../protocol/index.ts';
 import { cast, send, type ActorContext } from '../supervisors/index.ts';
 import { isParleyError } from '../protocol/errors.ts';
-import type { AppendResult, InboxBatch, InboxEntry } from '../store/types.ts';
+import type { AppendResult, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName } from './chat-services.ts';
 import { inOrder, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
+import type { AppendFate, EarlyNotice } from './session-early.ts';
 
 // ---------------------------------------------------------------------------
 // receipts
@@ -65,8 +66,22 @@ async function storeReceiptOnce(
     sender: device, clientMessageId, kind: 'receipt', serverTimestamp, ...(resend ? { resend: true } : {}),
     copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
   };
-  const result = await services.inbox.append(batch);
-  notifyCopies(state, result, batch);
+  const early = services.inbox.early;
+  if (early !== undefined) {
+    // Announced now, pushed once stored: a receipt never overtakes the `sent` of its messages.
+    const appended = early.append(batch);
+    const fate: AppendFate = { stored: undefined };
+    announceEarly(state, appended.ids, batch, { push: false, fate });
+    await appended.stored.then(
+      (result) => { fate.stored = !result.duplicate; },
+      (error: unknown) => {
+        fate.stored = false;
+        throw error;
+      },
+    );
+  } else {
+    notifyCopies(state, await services.inbox.append(batch), batch);
+  }
   if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
 }
 
@@ -113,6 +128,24 @@ export function notifyCopies(state: SessionState, result: AppendResult, batch: I
       serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
     };
     cast(target, prev === undefined ? { t: 'notify', entry } : { t: 'notify', entry, prev });
+  }
+}
+
+/**
+ * Announces an append of a store with early ids (InboxStore.early) to the
+ * recipients' sessions on this node, in id order, when it is enqueued.
+ */
+export function announceEarly(state: SessionState, ids: readonly InboxEntryId[], batch: InboxBatch, early: EarlyNotice): void {
+  const registry = state.services.system.registry;
+  for (let i = 0; i < ids.length; i++) {
+    const copy = batch.copies[i]!;
+    const target = registry.whereis(sessionName(copy.recipient)) as SessionRef | undefined;
+    if (target === undefined) continue;
+    const entry: InboxEntry = {
+      id: ids[i]!, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
+      serverTimestamp: batch.serverTimestamp, payload: copy.payload,
+    };
+    cast(target, { t: 'notify', entry, early });
   }
 }
 

@@ -6,10 +6,10 @@
  * | message                      | what happens                                                   |
  * | ---------------------------- | -------------------------------------------------------------- |
  * | call attach(conn)            | a (new) connection takes over; the old one is closed 4409      |
- * | cast frame(send)             | plan fan-out → inbox append (durable) → notify peers, `sent`   |
+ * | cast frame(send)             | plan fan-out → inbox append → notify peers, `sent` when durable |
  * | cast frame(ack)              | release acked deliveries → inbox ack (range) → delivered receipts |
  * | cast frame(receipt)          | read receipt → stored for every device of the sender → `ok`    |
- * | cast notify(entry)           | a new entry for this device: push it now or read it later      |
+ * | cast notify(entry)           | a new entry for this device: push it now, hold it or read it later |
  * | info read/append-failed/…    | completions of store calls, back in the mailbox                |
  * | DOWN of its connection       | stop `normal`, writing last seen                                |
  * | EXIT {shutdown: {nameLost}}  | (cluster) the device logged in on another node: close 4409, stop |
@@ -23,6 +23,10 @@
  * report back as messages, so the mailbox never waits on I/O: sends from one
  * device are enqueued into the store in order, several in flight when the
  * store is pipelined (fail-stop, InboxStore.pipelined), else one at a time.
+ * With a store that assigns ids at the call (InboxStore.early, the embedded
+ * store) recipients are told when the append is enqueued and an online
+ * device may get a message before it is durable (session-early.ts); the
+ * guarantees above hold unchanged (`sent` still waits for the commit).
  */
 
 import { FrameKind, errorFrame, type ReceiptFrame, type SendFrame, type ServerFrame } from '../protocol/index.ts';
@@ -37,9 +41,10 @@ import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
 import { inOrder, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
-import { notifyCopies, storeReceipt } from './session-store.ts';
-import { flushDelivered, onAck, onNotify, onRead, onVerified, pump, restartDelivery } from './session-delivery.ts';
+import { announceEarly, notifyCopies, storeReceipt } from './session-store.ts';
+import { flushDelivered, onAck, onNotify, onRead, onSettled, onVerified, pump, restartDelivery } from './session-delivery.ts';
 import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
+import { newEarlyState, type AppendFate } from './session-early.ts';
 
 export type { SessionCall, SessionCast, SessionProtocol, SessionRef } from './session-state.ts';
 /** Arguments of `init`. */
@@ -59,6 +64,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       device, services, conn, connMonitor: ctx.monitor(conn),
       window: new DeliveryWindow<InboxEntry>(services.settings.deliveryWindow),
       readCursor: INBOX_CURSOR_START, reading: false, moreAvailable: true, generation: 0,
+      early: services.inbox.early === undefined ? undefined : newEarlyState(),
       sendChain: Promise.resolve(), chainPending: 0, gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
       mw: services.inbox.multiWriter === undefined ? undefined : newMultiWriterState(services.inbox.multiWriter, services.now()),
@@ -83,7 +89,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
 
   handleCast(message, state, ctx): NoReplyResult<SessionState> {
     if (message.t === 'notify') {
-      onNotify(state, ctx, message.entry, message.prev);
+      onNotify(state, ctx, message.entry, message.prev, message.early);
       return { noreply: state };
     }
     const frame = message.frame;
@@ -126,6 +132,9 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
         return { noreply: state };
       case 'flush-receipts':
         flushDelivered(state, ctx);
+        return { noreply: state };
+      case 'settled':
+        onSettled(state, ctx, m.mark);
         return { noreply: state };
       case 'verify':
         startVerify(state, ctx);
@@ -243,6 +252,28 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
   // session exits first (a recipient pushes an announced entry only when
   // nothing older can be missing; see onNotify). `sent` goes straight to the
   // connection from there too (no hop through this mailbox).
+  const early = services.inbox.early;
+  if (early !== undefined) {
+    // Ids known now (single writer, pipelined): recipients are told at once
+    // and a first transmission may reach an online device before it is
+    // durable; `sent` still waits for the commit (see SessionCast notify).
+    const { ids, stored } = early.append(batch);
+    const fate: AppendFate = { stored: undefined };
+    // A retransmission may be a duplicate: held until stored (or not).
+    announceEarly(state, ids, batch, { push: frame.resend !== true, fate });
+    stored.then(
+      (result) => {
+        fate.stored = !result.duplicate;
+        outbound(state.conn, { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: result.serverTimestamp });
+      },
+      (error: unknown) => {
+        fate.stored = false;
+        if (isParleyError(error) && error.retryable) state.gate.blockedOn ??= frame.messageId;
+        send(self, { t: 'append-failed', rid: frame.rid, error });
+      },
+    );
+    return;
+  }
   const appended = services.inbox.append(batch).then(
     (result) => {
       // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.

@@ -267,6 +267,35 @@ export interface InboxStore {
    * (absent: one writer, commit order = id order, cumulative `ack` is safe).
    */
   readonly multiWriter?: MultiWriterInbox;
+  /**
+   * Present on a single-writer pipelined store that assigns ids when an
+   * append is called rather than when it commits (see `EarlyIds`): the
+   * caller may announce an entry before it is durable.
+   */
+  readonly early?: EarlyIds;
+}
+
+/**
+ * Appends whose ids are known when they are called. Ids are assigned in call
+ * order, and appends settle (commit, or turn out to be a duplicate, or fail)
+ * in that same order, so when an append has settled every append called
+ * before it has too; a read issued after that sees every committed entry with
+ * an id up to its ids. An id handed out for an append that is not stored (a
+ * duplicate, a failure) is not handed out again while the store is open, so
+ * readers see gaps; after a restart ids go on above every stored one (an
+ * unstored id above them may come again: nothing outside the process that
+ * assigned it ever held it as a stored entry's id).
+ */
+export interface EarlyIds {
+  /**
+   * `InboxStore.append`, with the ids the copies will have if the batch is
+   * stored (one per copy, in order). A batch invalid on its face throws here,
+   * before any id is assigned. `stored` is `append`'s promise: its result
+   * carries these ids, or the original ids of a duplicate.
+   */
+  append(batch: InboxBatch): { readonly ids: readonly InboxEntryId[]; readonly stored: Promise<AppendResult> };
+  /** Settles (never rejects) once every append called so far has settled. */
+  allSettled(): Promise<void>;
 }
 
 /**

@@ -5,7 +5,7 @@
  * Plain predicates, no allocation on the success path.
  */
 import { invalidInput } from './errors.ts';
-import { INBOX_MAX_READ_LIMIT, type DeviceAddress, type InboxCopy, type InboxEntryKind, type NewDevice } from './types.ts';
+import { INBOX_MAX_READ_LIMIT, type DeviceAddress, type InboxBatch, type InboxCopy, type InboxEntryKind, type NewDevice } from './types.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_DEVICE_ID = 0x7fff_ffff;
@@ -49,11 +49,35 @@ export function checkResend(resend: unknown): void {
   if (resend !== undefined && typeof resend !== 'boolean') throw invalidInput('batch.resend', 'not a boolean');
 }
 
-/** Checks copy `i` of a batch. Adapters call it copy by copy inside their transaction. */
+/** Checks copy `i` of a batch. */
 export function checkCopy(copy: InboxCopy, i: number): void {
   if (copy === null || typeof copy !== 'object') throw invalidInput(`batch.copies[${i}]`, 'not an object');
   checkDeviceAddress(`batch.copies[${i}].recipient`, copy.recipient);
   if (!(copy.payload instanceof Uint8Array)) throw invalidInput(`batch.copies[${i}].payload`, 'not a Uint8Array');
+}
+
+/** Checks a whole batch before anything of it is written: header, every copy, each recipient device at most once. */
+export function checkBatch(batch: InboxBatch): void {
+  if (batch === null || typeof batch !== 'object') throw invalidInput('batch', 'not an object');
+  checkDeviceAddress('batch.sender', batch.sender);
+  checkClientMessageId(batch.clientMessageId);
+  checkKind(batch.kind);
+  checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
+  checkResend(batch.resend);
+  const { copies } = batch;
+  if (!Array.isArray(copies) || copies.length === 0) throw invalidInput('batch.copies', 'not a non-empty array');
+  if (copies.length === 1) {
+    checkCopy(copies[0]!, 0);
+    return;
+  }
+  const seen = new Set<string>();
+  for (let i = 0; i < copies.length; i++) {
+    const copy = copies[i]!;
+    checkCopy(copy, i);
+    const key = `${copy.recipient.userId}:${copy.recipient.deviceId}`;
+    if (seen.has(key)) throw invalidInput(`batch.copies[${i}].recipient`, 'device appears twice in one batch');
+    seen.add(key);
+  }
 }
 
 export function checkReadLimit(limit: unknown): asserts limit is number {

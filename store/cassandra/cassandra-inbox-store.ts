@@ -98,7 +98,7 @@ import {
   type MultiWriterInbox,
   type PurgeResult,
 } from '../types.ts';
-import { checkClientMessageId, checkCopy, checkDeviceAddress, checkKind, checkReadLimit, checkResend, checkTimestamp } from '../validate.ts';
+import { checkBatch, checkDeviceAddress, checkReadLimit, checkTimestamp } from '../validate.ts';
 import { translateCassandraError } from './cassandra-errors.ts';
 import { DeviceSequencer, DeviceSequencers, type DeviceState } from './device-sequencer.ts';
 import { checkInboxId, encodeInboxId, idOfTimeuuid, lowestIdAt, msOfTicks, randomIdTail, ticksOfId, ticksOfMs, timeuuidOfId } from './inbox-id.ts';
@@ -262,21 +262,7 @@ export class CassandraInboxStore implements InboxStore {
   }
 
   async append(batch: InboxBatch): Promise<AppendResult> {
-    if (batch === null || typeof batch !== 'object') throw invalidInput('batch', 'not an object');
-    checkDeviceAddress('batch.sender', batch.sender);
-    checkClientMessageId(batch.clientMessageId);
-    checkKind(batch.kind);
-    checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
-    checkResend(batch.resend);
-    const { copies } = batch;
-    if (!Array.isArray(copies) || copies.length === 0) throw invalidInput('batch.copies', 'not a non-empty array');
-    const seen = new Set<string>();
-    for (let i = 0; i < copies.length; i++) {
-      checkCopy(copies[i]!, i);
-      const key = deviceKey(copies[i]!.recipient);
-      if (seen.has(key)) throw invalidInput(`batch.copies[${i}].recipient`, 'device appears twice in one batch');
-      seen.add(key);
-    }
+    checkBatch(batch);
     this.checkOpen('append');
     const dedupKey = `${batch.sender.userId}:${batch.sender.deviceId}:${batch.clientMessageId}`;
     const running = this.inFlight.get(dedupKey);

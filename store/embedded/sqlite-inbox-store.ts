@@ -3,8 +3,11 @@
  * `inbox_dedup`, migration 2).
  *
  * Data structures:
- * - `inbox_entries`: one row per copy; id = global AUTOINCREMENT, so ids are
- *   strictly increasing per device in commit order and never reused. Index
+ * - `inbox_entries`: one row per copy; id = global AUTOINCREMENT, assigned by
+ *   this class when `append` is called (call order = commit order: the writes
+ *   queue in order) and inserted explicitly, so ids are strictly increasing
+ *   per device in commit order and known before the commit (InboxStore.early);
+ *   sqlite_sequence keeps the highest, so a restart goes on above it. Index
  *   (recipient_user, recipient_device, id) serves read, ack (one range delete)
  *   and count; index (server_ts) serves purgeExpired.
  * - `inbox_dedup`: (sender_user, sender_device, client_message_id) → the
@@ -14,17 +17,18 @@
  * append = one IMMEDIATE transaction: dedup lookup (only for a batch flagged
  * `resend`), N inserts, dedup insert; a first transmission whose key was
  * stored after all is rolled back and answered with the original result
- * (sqlite-inbox-writer.ts). Copies are validated one by one inside it, so a
- * bad copy rolls back the ones before it: all or none. The transaction is
+ * (sqlite-inbox-writer.ts). The batch is validated before it is queued; a
+ * SQL failure on any copy rolls back the ones before it: all or none. The transaction is
  * durable when it commits (see `EmbeddedStoreOptions.synchronous` in
  * ./open.ts for what that covers).
  */
 import type Database from 'better-sqlite3';
-import { invalidInput } from '../errors.ts';
+import { StoreError } from '../errors.ts';
 import {
   DEFAULT_INBOX_RETENTION,
   type AppendResult,
   type DeviceAddress,
+  type EarlyIds,
   type InboxBatch,
   type InboxCursor,
   type InboxEntry,
@@ -34,7 +38,7 @@ import {
   type InboxStore,
   type PurgeResult,
 } from '../types.ts';
-import { checkClientMessageId, checkDeviceAddress, checkKind, checkReadLimit, checkResend, checkTimestamp } from '../validate.ts';
+import { checkBatch, checkDeviceAddress, checkReadLimit, checkTimestamp } from '../validate.ts';
 import { decodeInboxId, encodeInboxId } from './inbox-id.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { SqliteWriteQueue } from './write-queue.ts';
@@ -64,6 +68,8 @@ interface EntryRow {
   payload: Buffer;
 }
 
+const noop = (): void => {};
+
 /** Rows deleted per statement by purgeExpired; the event loop gets a turn between chunks. */
 const PURGE_CHUNK = 5000;
 
@@ -79,10 +85,22 @@ export class SqliteInboxStore implements InboxStore {
   /** Group commit: appends and acks go through a queue that commits them in groups (writer thread or in-thread). */
   private readonly writes: InboxWriteQueue;
 
+  /** Highest id assigned so far (ids are assigned here, on the caller's thread, in call order: see EarlyIds). */
+  private lastId: number;
+  /** The latest append's promise (appends settle in call order). */
+  private lastAppend: Promise<unknown> = Promise.resolve();
+
   /** See InboxStore.pipelined: true with the writer thread (fail-stop queue). */
   get pipelined(): boolean {
     return this.writes.failStop === true;
   }
+
+  /**
+   * See InboxStore.early: with the writer thread (pipelined, appends settle in
+   * call order). Ids are assigned at every append either way, so a caller may
+   * mix `append` and `early.append`.
+   */
+  readonly early: EarlyIds | undefined;
 
   /**
    * @param writes where appends and acks are executed; default: an in-thread
@@ -94,6 +112,13 @@ export class SqliteInboxStore implements InboxStore {
     this.writes = writes ?? inThreadQueue(db);
     checkTimestamp('inboxRetentionMs', this.retention.inboxRetentionMs);
     checkTimestamp('dedupRetentionMs', this.retention.dedupRetentionMs);
+    // Ids continue after the highest ever assigned by a commit (AUTOINCREMENT's
+    // sqlite_sequence, which explicit ids keep up to date) or present.
+    this.lastId = (db.prepare(
+      `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'inbox_entries'), 0),
+                  coalesce((SELECT max(id) FROM inbox_entries), 0)) AS n`,
+    ).get() as { n: number }).n;
+    this.early = this.pipelined ? { append: (batch) => this.appendEarly(batch), allSettled: () => this.lastAppend.then(noop, noop) } : undefined;
     this.stmt = {
       read: db.prepare(
         `SELECT id, sender_user, sender_device, client_message_id, kind, server_ts, payload FROM inbox_entries
@@ -111,14 +136,21 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async append(batch: InboxBatch): Promise<AppendResult> {
-    if (batch === null || typeof batch !== 'object') throw invalidInput('batch', 'not an object');
-    checkDeviceAddress('batch.sender', batch.sender);
-    checkClientMessageId(batch.clientMessageId);
-    checkKind(batch.kind);
-    checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
-    checkResend(batch.resend);
-    if (!Array.isArray(batch.copies) || batch.copies.length === 0) throw invalidInput('batch.copies', 'not a non-empty array');
-    return this.writes.enqueue({ op: 'append', batch }) as Promise<AppendResult>;
+    return this.appendEarly(batch).stored;
+  }
+
+  /** Checks the batch, assigns its ids and enqueues it (EarlyIds.append). */
+  private appendEarly(batch: InboxBatch): { ids: InboxEntryId[]; stored: Promise<AppendResult> } {
+    checkBatch(batch);
+    const n = batch.copies.length;
+    if (this.lastId + n > Number.MAX_SAFE_INTEGER) throw new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', 'inbox.append: inbox ids exhausted');
+    const first = this.lastId + 1;
+    this.lastId += n;
+    const ids = new Array<InboxEntryId>(n);
+    for (let i = 0; i < n; i++) ids[i] = encodeInboxId(first + i);
+    const stored = this.writes.enqueue({ op: 'append', batch, firstId: first }) as Promise<AppendResult>;
+    this.lastAppend = stored;
+    return { ids, stored };
   }
 
   async read(device: DeviceAddress, after: InboxCursor, limit: number): Promise<InboxEntry[]> {

@@ -16,9 +16,7 @@
  * nothing over the plain insert.
  */
 import type Database from 'better-sqlite3';
-import { invalidInput } from '../errors.ts';
 import type { AppendResult, AppendedCopy, InboxBatch } from '../types.ts';
-import { checkCopy } from '../validate.ts';
 import { encodeInboxId } from './inbox-id.ts';
 import { duplicateOf, encodeDedupResult } from '../dedup-result.ts';
 
@@ -31,23 +29,24 @@ class KeyAlreadyStored {}
 
 /** One write, as queued (and, for the writer thread, posted between threads). */
 export type InboxWrite =
-  | { readonly op: 'append'; readonly batch: InboxBatch }
+  /** Copy i gets id `firstId + i` (assigned by the store in call order; the batch was checked there). */
+  | { readonly op: 'append'; readonly batch: InboxBatch; readonly firstId: number }
   | { readonly op: 'ack'; readonly userId: string; readonly deviceId: number; readonly upTo: number };
 
 /** Executes inbox writes on one connection. */
 export class SqliteInboxWriter {
-  private readonly insertEntry: Database.Statement<[string, number, string, number, string, string, number, Uint8Array]>;
+  private readonly insertEntry: Database.Statement<[number, string, number, string, number, string, string, number, Uint8Array]>;
   private readonly getDedup: Database.Statement<[string, number, string], { server_ts: number; result: string }>;
   private readonly insertDedup: Database.Statement<[string, number, string, number, string]>;
   private readonly ackStmt: Database.Statement<[string, number, number]>;
   /** A nested transaction: a SAVEPOINT inside the group's transaction, so a bad batch rolls back alone. */
-  private readonly appendTx: (batch: InboxBatch) => AppendResult;
+  private readonly appendTx: (batch: InboxBatch, firstId: number) => AppendResult;
 
   constructor(db: Database.Database) {
     this.insertEntry = db.prepare(
       `INSERT INTO inbox_entries
-         (recipient_user, recipient_device, sender_user, sender_device, client_message_id, kind, server_ts, payload)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+         (id, recipient_user, recipient_device, sender_user, sender_device, client_message_id, kind, server_ts, payload)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.getDedup = db.prepare('SELECT server_ts, result FROM inbox_dedup WHERE sender_user = ? AND sender_device = ? AND client_message_id = ?');
     this.insertDedup = db.prepare(
@@ -55,14 +54,14 @@ export class SqliteInboxWriter {
        ON CONFLICT DO NOTHING`,
     );
     this.ackStmt = db.prepare('DELETE FROM inbox_entries WHERE recipient_user = ? AND recipient_device = ? AND id <= ?');
-    this.appendTx = db.transaction((batch: InboxBatch) => this.appendRows(batch)).immediate as (batch: InboxBatch) => AppendResult;
+    this.appendTx = db.transaction((batch: InboxBatch, firstId: number) => this.appendRows(batch, firstId)).immediate as (batch: InboxBatch, firstId: number) => AppendResult;
   }
 
   /** Runs one write (atomic on its own). */
   run(write: InboxWrite): unknown {
     if (write.op === 'append') {
       try {
-        return this.appendTx(write.batch);
+        return this.appendTx(write.batch, write.firstId);
       } catch (err) {
         if (!(err instanceof KeyAlreadyStored)) throw err;
         // the savepoint is rolled back: this batch stored nothing; answer with the original
@@ -80,26 +79,18 @@ export class SqliteInboxWriter {
     return dup === undefined ? undefined : duplicateOf(dup.server_ts, dup.result);
   }
 
-  private appendRows(batch: InboxBatch): AppendResult {
+  private appendRows(batch: InboxBatch, firstId: number): AppendResult {
     const { sender, clientMessageId, kind, serverTimestamp, copies } = batch;
     if (batch.resend === true) {
       const original = this.original(batch);
       if (original !== undefined) return original;
     }
     const out: AppendedCopy[] = new Array<AppendedCopy>(copies.length);
-    const seen = new Set<string>();
     for (let i = 0; i < copies.length; i++) {
       const copy = copies[i]!;
-      checkCopy(copy, i);
       const { userId, deviceId } = copy.recipient;
-      const key = `${userId}:${deviceId}`;
-      if (seen.has(key)) throw invalidInput(`batch.copies[${i}].recipient`, 'device appears twice in one batch');
-      seen.add(key);
-      const rowid = Number(
-        this.insertEntry.run(userId, deviceId, sender.userId, sender.deviceId, clientMessageId, kind, serverTimestamp, copy.payload).lastInsertRowid,
-      );
-      const id = encodeInboxId(rowid);
-      out[i] = { recipient: { userId, deviceId }, id };
+      this.insertEntry.run(firstId + i, userId, deviceId, sender.userId, sender.deviceId, clientMessageId, kind, serverTimestamp, copy.payload);
+      out[i] = { recipient: { userId, deviceId }, id: encodeInboxId(firstId + i) };
     }
     const recorded = this.insertDedup.run(sender.userId, sender.deviceId, clientMessageId, serverTimestamp, encodeDedupResult(out));
     // 0 changes: the key was stored already, so this unflagged batch is a repeat (see the header)

@@ -22,27 +22,33 @@ test('crash - kill -9 of the node mid-stream: every message that got `sent` arri
     const alice = await registerClient(node.url);
     const bob = await registerClient(node.url);
     const total = 600;
-    // Sends are issued at most `ahead` beyond what bob received, so when the
-    // node is killed (bob at 200) some sends are confirmed, some may be in
-    // flight and at least total - 200 - ahead are not issued yet: a kill
-    // mid-stream by construction, however fast the node confirms.
+    // Sends are issued at most `ahead` beyond what bob received AND beyond
+    // what alice got `sent` for (the node may deliver before the commit), so
+    // when the node is killed (bob at 200) at least 200 were issued, hence at
+    // least 200 - ahead confirmed, and at most 200 + ahead issued: a kill
+    // mid-stream by construction, however fast the node delivers or confirms.
     const ahead = 100;
     const confirmed = new Set<string>();
     const sends: Promise<unknown>[] = [];
-    const issue = (i: number) => {
-      sends.push(alice.client.send(bob.credentials.userId, new TextEncoder().encode(`crash ${i}`), { messageId: `c${i}` }).then((r) => {
-        confirmed.add(r.messageId);
-        return r;
-      }));
-    };
-    for (let i = 0; i < ahead; i++) issue(i);
     const received: string[] = [];
+    let issued = 0;
+    const topUp = () => {
+      while (issued < total && issued < Math.min(received.length, confirmed.size) + ahead) {
+        const i = issued++;
+        sends.push(alice.client.send(bob.credentials.userId, new TextEncoder().encode(`crash ${i}`), { messageId: `c${i}` }).then((r) => {
+          confirmed.add(r.messageId);
+          topUp();
+          return r;
+        }));
+      }
+    };
+    topUp();
     let killedAfter = -1;
     let restarted: Promise<void> | undefined;
     for await (const m of bob.client.messages()) {
       received.push(m.messageId);
       m.ack();
-      if (received.length + ahead - 1 < total) issue(received.length + ahead - 1);
+      topUp();
       if (received.length === 200 && killedAfter < 0) {
         // Mid-stream: some sends are confirmed, some in flight, some not yet sent.
         killedAfter = confirmed.size;

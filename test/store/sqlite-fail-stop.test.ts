@@ -36,9 +36,9 @@ test('sqlite writer thread - a retryable failure fails every write queued behind
     const sender = randomUUID();
     const recipient = randomUUID();
     locker.exec('BEGIN IMMEDIATE'); // holds the write lock
-    const a = queue.enqueue({ op: 'append', batch: batch(sender, recipient, 'a') });
-    const b = queue.enqueue({ op: 'append', batch: batch(sender, recipient, 'b') });
-    const c = queue.enqueue({ op: 'append', batch: batch(sender, recipient, 'c') });
+    const a = queue.enqueue({ op: 'append', batch: batch(sender, recipient, 'a'), firstId: 1 });
+    const b = queue.enqueue({ op: 'append', batch: batch(sender, recipient, 'b'), firstId: 2 });
+    const c = queue.enqueue({ op: 'append', batch: batch(sender, recipient, 'c'), firstId: 3 });
     const outcomes = await Promise.allSettled([a, b, c]);
     locker.exec('ROLLBACK');
     for (const [i, o] of outcomes.entries()) {
@@ -48,7 +48,7 @@ test('sqlite writer thread - a retryable failure fails every write queued behind
     }
     assert.match(String((outcomes[1] as PromiseRejectedResult).reason.message), /not attempted, an earlier write failed/);
     // nothing of a, b, c was stored; a write issued after the failure commits
-    const d = (await queue.enqueue({ op: 'append', batch: batch(sender, recipient, 'd') })) as { copies: { id: string }[] };
+    const d = (await queue.enqueue({ op: 'append', batch: batch(sender, recipient, 'd'), firstId: 4 })) as { copies: { id: string }[] };
     const stored = await stores.inbox.read({ userId: recipient, deviceId: 1 }, '', 10);
     assert.deepEqual(stored.map((e) => e.clientMessageId), ['d']);
     assert.equal(stored[0]!.id, d.copies[0]!.id);

@@ -136,3 +136,56 @@ test('SqliteInboxStore - a key reused without resend inside one commit group rol
     await stores.close();
   }
 });
+
+test('SqliteInboxStore - early ids: known at the call, in call order, the ids stored; an unused one (failed, duplicate) is a gap; after reopening, ids go on above every stored one', async () => {
+  const file = nextFile();
+  await (await openEmbeddedStores({ path: file })).close();
+  const raw = new Database(file);
+  raw.exec(`CREATE TRIGGER fail_device_99 BEFORE INSERT ON inbox_entries WHEN NEW.recipient_device = 99
+            BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+  raw.close();
+  const memory = await openEmbeddedStores({ path: ':memory:' });
+  assert.equal(memory.inbox.early, undefined, 'only the pipelined (writer thread) store announces ids early');
+  await memory.close();
+
+  const r = device(newUserId(), 1);
+  const s = device(newUserId(), 1);
+  const first = await openEmbeddedStores({ path: file });
+  let last: string;
+  try {
+    const early = first.inbox.early;
+    assert.ok(early !== undefined);
+    assert.throws(() => early.append(batch(s, 'bad', [r, r])), /appears twice/, 'a batch invalid on its face throws at the call');
+    const a = early.append(batch(s, 'e1', [r]));
+    const b = early.append(batch(s, 'e2', [r, device(r.userId, 99)])); // fails in SQL
+    const c = early.append(batch(s, 'e1', [r])); // the key of `a`, unflagged: a duplicate
+    const d = early.append(batch(s, 'e3', [r, device(r.userId, 2)]));
+    const ids = [a, b, c, d].flatMap((x) => x.ids);
+    assert.deepEqual([...ids].sort(), ids, 'assigned in call order');
+    assert.equal(new Set(ids).size, ids.length, 'each id once');
+    assert.equal(Number.parseInt(ids[0]!, 16), 1, 'the invalid batch used no id');
+    const settled: string[] = [];
+    for (const [name, x] of Object.entries({ a, b, c, d })) x.stored.then(() => settled.push(name), () => settled.push(name));
+    await early.allSettled();
+    assert.deepEqual(settled.sort(), ['a', 'b', 'c', 'd'], 'allSettled waits for every append called before it, failed ones included');
+    assert.deepEqual((await a.stored).copies.map((x) => x.id), a.ids, 'stored under the announced ids');
+    await assert.rejects(b.stored, /injected failure/);
+    const dup = await c.stored;
+    assert.deepEqual([dup.duplicate, dup.copies.map((x) => x.id)], [true, a.ids], 'a duplicate answers with the original ids');
+    assert.deepEqual((await d.stored).copies.map((x) => x.id), d.ids);
+    assert.deepEqual((await first.inbox.read(r, INBOX_CURSOR_START, 10)).map((e) => e.id), [a.ids[0], d.ids[0]], 'the unused ids are gaps');
+    last = d.ids[1]!;
+    await first.inbox.ack(r, d.ids[0]!);
+    await first.inbox.ack(device(r.userId, 2), last);
+  } finally {
+    await first.close();
+  }
+  const second = await openEmbeddedStores({ path: file });
+  try {
+    const e = second.inbox.early!.append(batch(s, 'e4', [r]));
+    assert.ok(e.ids[0]! > last, 'after everything was acked and the store reopened, ids go on above the last one stored');
+    assert.deepEqual((await e.stored).copies.map((x) => x.id), e.ids);
+  } finally {
+    await second.close();
+  }
+});

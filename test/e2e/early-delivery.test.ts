@@ -1,0 +1,166 @@
+/**
+ * Early delivery on the embedded store: an online device gets a message when
+ * the append is enqueued, before it is durable; the sender's `sent` still
+ * waits for the commit. These tests hold the database's write lock from a
+ * second connection (so no append can commit) and check what may and may
+ * not happen meanwhile, then release it. Each waits on events, not time.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { CiphertextType, FrameKind } from '../../protocol/index.ts';
+import { MismatchedDevicesError, type IncomingMessage, type ParleyClient } from '../../client/index.ts';
+import type { InboxBatch } from '../../store/types.ts';
+import { loginClient, registerClient, startTestNode, type TestNode } from '../support/test-node.ts';
+import { FrameRelay } from '../client/support/frame-relay.ts';
+
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** Emits each batch's kind when the node enqueues an append (wrapping the real store call). */
+function watchAppends(t: TestNode): EventEmitter {
+  const early = t.node.chat.services.inbox.early;
+  assert.ok(early !== undefined, 'the embedded file store assigns ids early');
+  const appends = new EventEmitter();
+  const real = early.append.bind(early);
+  early.append = (batch: InboxBatch) => {
+    const r = real(batch);
+    appends.emit(batch.kind, batch);
+    return r;
+  };
+  return appends;
+}
+
+/** Holds SQLite's write lock from another connection: no append commits until `release`. */
+function holdWriteLock(t: TestNode): { release(): void } {
+  const db = new Database(path.join(t.dataDir, 'parley.db'));
+  db.exec('BEGIN IMMEDIATE');
+  let held = true;
+  return {
+    release() {
+      if (!held) return;
+      held = false;
+      db.exec('ROLLBACK');
+      db.close();
+    },
+  };
+}
+
+async function next(it: AsyncIterator<IncomingMessage>): Promise<IncomingMessage> {
+  const r = await it.next();
+  assert.ok(r.done !== true, 'the message stream ended');
+  return r.value;
+}
+
+/**
+ * A frame back on `client`'s connection that its session writes after
+ * handling everything already in its mailbox: a send to a device that does
+ * not exist is answered `mismatched-devices` without touching the store.
+ */
+async function barrier(client: ParleyClient, to: string): Promise<void> {
+  await assert.rejects(
+    client.send(to, [{ deviceId: 77, registrationId: 1, type: CiphertextType.Opaque, ciphertext: text('x') }]),
+    MismatchedDevicesError,
+  );
+}
+
+test('early delivery - an online device gets a message before it is durable; `sent` waits for the commit, and the delivered receipt never overtakes it', { timeout: 60_000 }, async () => {
+  const t = await startTestNode();
+  const appends = watchAppends(t);
+  // Alice talks to the node through a relay that records the node's frames to her in wire order.
+  const relay = new FrameRelay(t.url);
+  const lock = { release: () => {} };
+  try {
+    const toAlice: string[] = [];
+    relay.onServerFrame = (f) => {
+      if (f.kind === FrameKind.Sent) toAlice.push(`sent ${f.messageId}`);
+      if (f.kind === FrameKind.ReceiptNotice) toAlice.push(`receipt ${f.messageIds.join(',')}`);
+      return 'forward';
+    };
+    const alice = await registerClient(await relay.start());
+    const bob = await registerClient(t.url);
+    const inbox = bob.client.messages()[Symbol.asyncIterator]();
+    Object.assign(lock, holdWriteLock(t));
+
+    const sending = alice.client.send(bob.credentials.userId, text('early'));
+    sending.catch(() => undefined); // awaited below; a failed assertion before that must not leave it unhandled
+    const m = await next(inbox);
+    assert.equal(str(m.ciphertext), 'early', 'delivered while no append can commit');
+    assert.deepEqual(toAlice, [], 'no `sent` before the commit');
+
+    const receiptAppended = once(appends, 'receipt');
+    m.ack();
+    await receiptAppended;
+    // Alice's session has now handled the receipt's notice: had it pushed it,
+    // the receipt would reach alice before this answer.
+    await barrier(alice.client, bob.credentials.userId);
+    assert.deepEqual(toAlice, [], 'neither `sent` nor the receipt while nothing is stored');
+
+    const receipt = once(alice.client, 'receipt');
+    lock.release();
+    await sending;
+    await receipt;
+    assert.deepEqual(toAlice, [`sent ${m.messageId}`, `receipt ${m.messageId}`], '`sent` first, then the receipt');
+  } finally {
+    lock.release();
+    await relay.stop();
+    await t.stop();
+  }
+});
+
+test('early delivery - a device that logs in while a message to it is being written gets it once stored, before what follows', { timeout: 60_000 }, async () => {
+  const t = await startTestNode();
+  const appends = watchAppends(t);
+  const lock = { release: () => {} };
+  try {
+    const alice = await registerClient(t.url);
+    const bob = await registerClient(t.url);
+    await bob.client.close();
+    Object.assign(lock, holdWriteLock(t));
+
+    const appended = once(appends, 'message');
+    const first = alice.client.send(bob.credentials.userId, text('one'));
+    first.catch(() => undefined); // awaited below
+    await appended; // announced to nobody: bob has no session
+    const bob2 = await loginClient(t.url, bob.identity, bob.registrationId, bob.credentials);
+    const inbox = bob2.messages()[Symbol.asyncIterator]();
+    lock.release();
+    await first;
+    await alice.client.send(bob.credentials.userId, text('two'));
+    assert.equal(str((await next(inbox)).ciphertext), 'one', 'the message written during the login comes first');
+    assert.equal(str((await next(inbox)).ciphertext), 'two');
+  } finally {
+    lock.release();
+    await t.stop();
+  }
+});
+
+test('early delivery - after a takeover, a message pushed early to the old connection reaches the new one once stored, before what follows', { timeout: 60_000 }, async () => {
+  const t = await startTestNode();
+  const lock = { release: () => {} };
+  try {
+    const alice = await registerClient(t.url);
+    const bob = await registerClient(t.url);
+    const oldInbox = bob.client.messages()[Symbol.asyncIterator]();
+    Object.assign(lock, holdWriteLock(t));
+
+    const first = alice.client.send(bob.credentials.userId, text('one'));
+    first.catch(() => undefined); // awaited below
+    const early = await next(oldInbox);
+    assert.equal(str(early.ciphertext), 'one', 'pushed before it was stored'); // and never acked
+    const closed = once(bob.client, 'closed');
+    const bob2 = await loginClient(t.url, bob.identity, bob.registrationId, bob.credentials);
+    await closed;
+    const inbox = bob2.messages()[Symbol.asyncIterator]();
+    lock.release();
+    await first;
+    await alice.client.send(bob.credentials.userId, text('two'));
+    assert.equal(str((await next(inbox)).ciphertext), 'one', 'the unacked message comes again, first');
+    assert.equal(str((await next(inbox)).ciphertext), 'two');
+  } finally {
+    lock.release();
+    await t.stop();
+  }
+});
