@@ -65,6 +65,12 @@ export interface ChatServices {
   /** Sessions running on this node (they add and remove themselves): the node tells them to resync. */
   readonly localSessions: Set<Ref>;
   /**
+   * Writes that terminating sessions still had queued (their last receipts and
+   * inbox deletes, last seen): a stopping node waits for them (bounded) before
+   * it closes the stores. Each removes itself when done; none rejects.
+   */
+  readonly finalWrites: Set<Promise<unknown>>;
+  /**
    * Present on a clustered node: claims a session name cluster-wide, taking
    * it over from a session on another node (which closes its connection 4409).
    */

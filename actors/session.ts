@@ -171,9 +171,13 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
     const name = sessionName(device);
     if (sameRef(services.system.registry.whereis(name), ctx.self)) services.system.registry.unregister(name);
     if (!isNormalExit(reason)) closeConnection(state.conn, 'PARLEY_ERR_INTERNAL', 'session failed');
-    services.accounts.setLastSeen(device.userId, services.now()).catch((err: unknown) => {
+    const lastSeen = services.accounts.setLastSeen(device.userId, services.now()).catch((err: unknown) => {
       services.log.warn({ event: 'session.last_seen_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
     });
+    // The receipts and deletes just flushed wait in the write chain: the node closes its stores after them.
+    const last = state.chainPending > 0 ? Promise.all([state.sendChain, lastSeen]) : lastSeen;
+    services.finalWrites.add(last);
+    void last.finally(() => services.finalWrites.delete(last));
   },
 };
 

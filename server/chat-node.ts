@@ -50,6 +50,9 @@ export interface ChatNodeOptions {
   readonly membership?: Partial<MembershipOptions>;
 }
 
+/** How long a stopping node waits for its sessions' last writes (a failing store's receipt retries take ~3.1 s). */
+const FINAL_WRITES_MS = 5000;
+
 /** `receiptFlushMs` on a clustered node (see ChatSettings). */
 export const CLUSTER_RECEIPT_FLUSH_MS = 250;
 
@@ -85,6 +88,7 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
     const sessions = await startPartitionedSupervisor(system, { name: `sessions${suffix}`, partitions: 8 });
     const connections = await startPartitionedSupervisor(system, { name: `connections${suffix}`, partitions: 8 });
     const localSessions = new Set<Ref>();
+    const finalWrites = new Set<Promise<unknown>>();
     const directory = new DeviceDirectory(stores.accounts, cluster === undefined ? {} : { onInvalidate: (userId) => cluster.broadcastDevices(userId) });
     cluster?.onDevicesChanged((userId) => directory.forget(userId));
     // Announcements from a node that died, or sent while this node was cut off, may be lost: look again.
@@ -97,6 +101,7 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
       presence: stores.presence,
       directory,
       localSessions,
+      finalWrites,
       ...(cluster === undefined ? {} : { cluster: { claimSession: (name: string, ref: Ref) => cluster.claimSession(name, ref) } }),
       keys: new KeysService({ prekeys: stores.prekeys, accounts: stores.accounts, now: Date.now }, options.keys),
       system,
@@ -125,8 +130,12 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
         if (cluster !== undefined) await cluster.stop();
         else await system.stop();
         unsubscribe();
-        // Let the last-seen writes of terminating sessions reach the store before it closes.
+        // The last receipts, inbox deletes and last-seen writes of terminating sessions reach the stores before they close.
         await new Promise((resolve) => setImmediate(resolve));
+        const bound = new Promise<'timeout'>((resolve) => setTimeout(resolve, FINAL_WRITES_MS, 'timeout').unref());
+        if ((await Promise.race([Promise.allSettled([...finalWrites]), bound])) === 'timeout') {
+          log.warn({ event: 'node.final_writes_timeout', pending: finalWrites.size, boundMs: FINAL_WRITES_MS }, 'closing the stores with session writes still pending');
+        }
         await stores.close();
       },
     };

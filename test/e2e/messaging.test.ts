@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReceiptStatus } from '../../protocol/index.ts';
+import { CiphertextType, ReceiptStatus } from '../../protocol/index.ts';
+import { MismatchedDevicesError } from '../../client/index.ts';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { openEmbeddedStores } from '../../store/embedded/index.ts';
+import { INBOX_CURSOR_START } from '../../store/types.ts';
 import { loginClient, registerClient, startTestNode, take } from '../support/test-node.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -60,5 +65,39 @@ test('messaging - offline messages wait in the inbox and arrive in order on logi
     await bob2.close();
   } finally {
     await t.stop();
+  }
+});
+
+test('messaging - a node that stops right after an ack first stores the delivered receipt and deletes the acked message', async () => {
+  // Receipts are coalesced for a minute here, so the ack's receipt and delete are still queued when the node stops.
+  const t = await startTestNode({ settings: { receiptFlushMs: 60_000 } });
+  let stopped = false;
+  try {
+    const alice = await registerClient(t.url);
+    const bob = await registerClient(t.url);
+    await alice.client.send(bob.credentials.userId, text('last words'));
+    await alice.client.close(); // offline: the receipt stays in her inbox
+    const [msg] = await take(bob.client.messages(), 1);
+    msg!.ack();
+    // The ack has reached bob's session once a later frame of his is answered: a send to a
+    // device that does not exist gets `mismatched-devices` from the session, store untouched.
+    await assert.rejects(
+      bob.client.send(alice.credentials.userId, [{ deviceId: 77, registrationId: 1, type: CiphertextType.Opaque, ciphertext: text('x') }]),
+      MismatchedDevicesError,
+    );
+    await t.stop({ keepData: true });
+    stopped = true;
+    assert.deepEqual(t.logs.filter((l) => /"level":(40|50|60)|"level":"(warn|error|fatal)"/.test(l)), [], 'no write failed while stopping');
+    const stores = await openEmbeddedStores({ path: path.join(t.dataDir, 'parley.db') });
+    try {
+      assert.equal(await stores.inbox.count(bob.credentials), 0, 'the acked message left bob\'s inbox');
+      const toAlice = await stores.inbox.read(alice.credentials, INBOX_CURSOR_START, 10);
+      assert.deepEqual(toAlice.map((e) => e.kind), ['receipt'], 'the delivered receipt waits for alice');
+    } finally {
+      await stores.close();
+    }
+  } finally {
+    if (!stopped) await t.stop();
+    rmSync(t.dataDir, { recursive: true, force: true });
   }
 });
