@@ -48,6 +48,17 @@ function holdWriteLock(t: TestNode): { release(): void } {
   };
 }
 
+/** Releases the lock; once `first` ('one') is confirmed the sender sends 'two': `inbox` must get 'one', then 'two'. */
+async function releaseThenInOrder(
+  lock: { release(): void }, first: Promise<unknown>, sender: ParleyClient, to: string, inbox: AsyncIterator<IncomingMessage>, why: string,
+): Promise<void> {
+  lock.release();
+  await first;
+  await sender.send(to, text('two'));
+  assert.equal(str((await next(inbox)).ciphertext), 'one', why);
+  assert.equal(str((await next(inbox)).ciphertext), 'two');
+}
+
 async function next(it: AsyncIterator<IncomingMessage>): Promise<IncomingMessage> {
   const r = await it.next();
   assert.ok(r.done !== true, 'the message stream ended');
@@ -126,11 +137,7 @@ test('early delivery - a device that logs in while a message to it is being writ
     await appended; // announced to nobody: bob has no session
     const bob2 = await loginClient(t.url, bob.identity, bob.registrationId, bob.credentials);
     const inbox = bob2.messages()[Symbol.asyncIterator]();
-    lock.release();
-    await first;
-    await alice.client.send(bob.credentials.userId, text('two'));
-    assert.equal(str((await next(inbox)).ciphertext), 'one', 'the message written during the login comes first');
-    assert.equal(str((await next(inbox)).ciphertext), 'two');
+    await releaseThenInOrder(lock, first, alice.client, bob.credentials.userId, inbox, 'the message written during the login comes first');
   } finally {
     lock.release();
     await t.stop();
@@ -154,11 +161,7 @@ test('early delivery - after a takeover, a message pushed early to the old conne
     const bob2 = await loginClient(t.url, bob.identity, bob.registrationId, bob.credentials);
     await closed;
     const inbox = bob2.messages()[Symbol.asyncIterator]();
-    lock.release();
-    await first;
-    await alice.client.send(bob.credentials.userId, text('two'));
-    assert.equal(str((await next(inbox)).ciphertext), 'one', 'the unacked message comes again, first');
-    assert.equal(str((await next(inbox)).ciphertext), 'two');
+    await releaseThenInOrder(lock, first, alice.client, bob.credentials.userId, inbox, 'the unacked message comes again, first');
   } finally {
     lock.release();
     await t.stop();

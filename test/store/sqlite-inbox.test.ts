@@ -29,14 +29,22 @@ inboxContract('SqliteInboxStore (:memory:)', async ({ retention }) => {
   return { inbox: stores.inbox, close: () => stores.close() };
 });
 
-test('SqliteInboxStore - a SQL failure on the last copy rolls back the whole batch', async () => {
+/**
+ * A migrated database file whose inserts for device 99 fail in SQL (a trigger):
+ * a failure the validator cannot see.
+ */
+async function fileFailingDevice99(): Promise<string> {
   const file = nextFile();
   await (await openEmbeddedStores({ path: file })).close();
-  // inject a failure the validator cannot see: a trigger that aborts the insert for device 99
   const raw = new Database(file);
   raw.exec(`CREATE TRIGGER fail_device_99 BEFORE INSERT ON inbox_entries WHEN NEW.recipient_device = 99
             BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
   raw.close();
+  return file;
+}
+
+test('SqliteInboxStore - a SQL failure on the last copy rolls back the whole batch', async () => {
+  const file = await fileFailingDevice99();
 
   const stores = await openEmbeddedStores({ path: file });
   try {
@@ -79,12 +87,7 @@ test('SqliteInboxStore - entries, acks and dedup keys survive close and reopen',
 });
 
 test('SqliteInboxStore - group commit: appends of one turn share a transaction, and a failing one rejects alone', async () => {
-  const file = nextFile();
-  await (await openEmbeddedStores({ path: file })).close();
-  const raw = new Database(file);
-  raw.exec(`CREATE TRIGGER fail_device_99 BEFORE INSERT ON inbox_entries WHEN NEW.recipient_device = 99
-            BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
-  raw.close();
+  const file = await fileFailingDevice99();
   const stores = await openEmbeddedStores({ path: file });
   try {
     const r = device(newUserId(), 1);
@@ -138,12 +141,7 @@ test('SqliteInboxStore - a key reused without resend inside one commit group rol
 });
 
 test('SqliteInboxStore - early ids: known at the call, in call order, the ids stored; an unused one (failed, duplicate) is a gap; after reopening, ids go on above every stored one', async () => {
-  const file = nextFile();
-  await (await openEmbeddedStores({ path: file })).close();
-  const raw = new Database(file);
-  raw.exec(`CREATE TRIGGER fail_device_99 BEFORE INSERT ON inbox_entries WHEN NEW.recipient_device = 99
-            BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
-  raw.close();
+  const file = await fileFailingDevice99();
   const memory = await openEmbeddedStores({ path: ':memory:' });
   assert.equal(memory.inbox.early, undefined, 'only the pipelined (writer thread) store announces ids early');
   await memory.close();
