@@ -17,11 +17,13 @@
  *   pushed to the old connection may still be in flight).
  * - A notice that may go before it is stored (`push`) goes at once when
  *   nothing is held, read or waiting for room.
- * - A notice that must not (`hold`: receipts, which must not overtake the
- *   `sent` of their messages, and retransmissions, which may be duplicates)
- *   is held, and so is every notice after it (id order), until their appends
- *   settled; then the stored ones are pushed without a read. Too many held,
- *   or anything else in the way: everything goes through a (settled) read.
+ * - So does a receipt none of whose messages still waits for this device's
+ *   `sent` (a receipt must never overtake the `sent` of its messages).
+ * - Anything else (a receipt that would overtake a `sent`, a retransmission,
+ *   which may be a duplicate) is held, and so is every notice after it (id
+ *   order), until their appends settled; then the stored ones are pushed
+ *   without a read. Too many held, or anything else in the way: everything
+ *   goes through a (settled) read.
  */
 import type { InboxEntry } from '../store/types.ts';
 
@@ -35,6 +37,13 @@ export interface EarlyNotice {
   /** May go to the device before it is stored (a first transmission: if it is then not stored, the sender gets no `sent` and retransmits, and the SDK drops the repeat). */
   readonly push: boolean;
   readonly fate: AppendFate;
+  /**
+   * A receipt's message ids (first attempts only): it may go before it is
+   * stored when none of them still waits for this device's `sent` (so it
+   * cannot overtake one). If it is then not stored, the acked messages stay
+   * in the recipient's inbox, come again, and are acked (and receipted) again.
+   */
+  readonly receiptFor?: readonly string[];
 }
 
 interface Held {
@@ -53,6 +62,8 @@ export interface EarlyState {
   cover: number;
   /** Announced entries waiting for their appends to settle, in id order; while any are held nothing is pushed directly. */
   held: Held[];
+  /** Message ids this device sent whose `sent` has not been written yet (count: the same id may be in flight twice). */
+  readonly awaitingSent: Map<string, number>;
 }
 
 /** Most entries held at once; past it they go through a read. */
@@ -60,7 +71,7 @@ export const MAX_HELD = 256;
 
 /** A new session's state: its first read waits for appends enqueued before it was registered. */
 export function newEarlyState(): EarlyState {
-  return { pending: true, mark: 0, settling: false, cover: 0, held: [] };
+  return { pending: true, mark: 0, settling: false, cover: 0, held: [], awaitingSent: new Map() };
 }
 
 /**
@@ -69,7 +80,9 @@ export function newEarlyState(): EarlyState {
  * 'held' and 'read' need a settle wait (the caller starts it, or pumps).
  */
 export function admitEarly(es: EarlyState, entry: InboxEntry, notice: EarlyNotice, free: boolean): 'push' | 'held' | 'read' {
-  if (free && es.held.length === 0 && notice.push) return 'push';
+  if (free && es.held.length === 0 && (notice.push || (notice.receiptFor !== undefined && !notice.receiptFor.some((id) => es.awaitingSent.has(id))))) {
+    return 'push';
+  }
   if (free && es.held.length < MAX_HELD) {
     es.held.push({ entry, fate: notice.fate });
     es.mark++;
@@ -77,6 +90,18 @@ export function admitEarly(es: EarlyState, entry: InboxEntry, notice: EarlyNotic
   }
   dropHeld(es);
   return 'read';
+}
+
+/** This device's send of `messageId` was enqueued: a receipt naming it waits until its `sent` is written. */
+export function sendStarted(es: EarlyState, messageId: string): void {
+  es.awaitingSent.set(messageId, (es.awaitingSent.get(messageId) ?? 0) + 1);
+}
+
+/** The send's outcome (`sent` or an error) is being written now. */
+export function sendSettled(es: EarlyState, messageId: string): void {
+  const n = es.awaitingSent.get(messageId) ?? 0;
+  if (n <= 1) es.awaitingSent.delete(messageId);
+  else es.awaitingSent.set(messageId, n - 1);
 }
 
 /** Everything held goes through a read instead, after a settle. */

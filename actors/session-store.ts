@@ -68,10 +68,10 @@ async function storeReceiptOnce(
   };
   const early = services.inbox.early;
   if (early !== undefined) {
-    // Announced now, pushed once stored: a receipt never overtakes the `sent` of its messages.
     const appended = early.append(batch);
     const fate: AppendFate = { stored: undefined };
-    announceEarly(state, appended.ids, batch, { push: false, fate });
+    // A receipt may go at once unless it could overtake the `sent` of one of its messages (session-early.ts).
+    announceEarly(state, appended.ids, batch, { push: false, fate, ...(resend ? {} : { receiptFor: messageIds }) });
     await appended.stored.then(
       (result) => { fate.stored = !result.duplicate; },
       (error: unknown) => {

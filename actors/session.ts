@@ -44,7 +44,7 @@ import { inOrder, type SessionInfo, type SessionProtocol, type SessionRef, type 
 import { announceEarly, notifyCopies, storeReceipt } from './session-store.ts';
 import { flushDelivered, onAck, onNotify, onRead, onSettled, onVerified, pump, restartDelivery } from './session-delivery.ts';
 import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
-import { newEarlyState, type AppendFate } from './session-early.ts';
+import { newEarlyState, sendSettled, sendStarted, type AppendFate } from './session-early.ts';
 
 export type { SessionCall, SessionCast, SessionProtocol, SessionRef } from './session-state.ts';
 /** Arguments of `init`. */
@@ -265,13 +265,17 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
     const fate: AppendFate = { stored: undefined };
     // A retransmission may be a duplicate: held until stored (or not).
     announceEarly(state, ids, batch, { push: frame.resend !== true, fate });
+    const es = state.early;
+    if (es !== undefined) sendStarted(es, frame.messageId);
     stored.then(
       (result) => {
         fate.stored = !result.duplicate;
+        if (es !== undefined) sendSettled(es, frame.messageId);
         outbound(state.conn, { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: result.serverTimestamp });
       },
       (error: unknown) => {
         fate.stored = false;
+        if (es !== undefined) sendSettled(es, frame.messageId);
         if (isParleyError(error) && error.retryable) state.gate.blockedOn ??= frame.messageId;
         send(self, { t: 'append-failed', rid: frame.rid, error });
       },

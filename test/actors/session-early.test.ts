@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_HELD, admitEarly, dropHeld, newEarlyState, settled, type EarlyNotice } from '../../actors/session-early.ts';
+import { MAX_HELD, admitEarly, dropHeld, newEarlyState, sendSettled, sendStarted, settled, type EarlyNotice } from '../../actors/session-early.ts';
 import type { InboxEntry } from '../../store/types.ts';
 
 const entry = (n: number): InboxEntry => ({
@@ -63,4 +63,19 @@ test('session-early - past MAX_HELD everything goes through a read', () => {
   assert.equal(admitEarly(es, entry(MAX_HELD + 1), notice(false), true), 'read');
   assert.deepEqual(es.held, []);
   assert.equal(es.pending, true);
+});
+
+test('session-early - a receipt goes at once only when none of its messages still waits for this device\'s `sent`', () => {
+  const es = ready();
+  const receipt = (ids: string[]): EarlyNotice => ({ push: false, fate: { stored: undefined }, receiptFor: ids });
+  sendStarted(es, 'm1');
+  sendStarted(es, 'm1'); // the same id in flight twice (a retransmission)
+  assert.equal(admitEarly(es, entry(1), receipt(['m0']), true), 'push', 'its messages are all confirmed');
+  sendSettled(es, 'm1');
+  assert.equal(admitEarly(es, entry(2), receipt(['m0', 'm1']), true), 'held', 'm1 still waits for a `sent`');
+  es.cover = es.held.length; // a settle wait covering it ends
+  assert.equal(settled(es, es.mark).length, 1);
+  sendSettled(es, 'm1');
+  assert.equal(admitEarly(es, entry(3), receipt(['m1']), true), 'push');
+  assert.equal(admitEarly(es, entry(4), { push: false, fate: { stored: undefined } }, true), 'held', 'no message ids: a retried receipt waits');
 });

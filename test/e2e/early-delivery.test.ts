@@ -121,6 +121,30 @@ test('early delivery - an online device gets a message before it is durable; `se
   }
 });
 
+test('early delivery - a delivered receipt whose messages all got `sent` goes to the sender before it is durable', { timeout: 60_000 }, async () => {
+  const t = await startTestNode();
+  const appends = watchAppends(t);
+  const lock = { release: () => {} };
+  try {
+    const alice = await registerClient(t.url);
+    const bob = await registerClient(t.url);
+    const inbox = bob.client.messages()[Symbol.asyncIterator]();
+    const sent = await alice.client.send(bob.credentials.userId, text('confirmed'));
+    const m = await next(inbox);
+    Object.assign(lock, holdWriteLock(t));
+
+    const receiptAppended = once(appends, 'receipt');
+    const receipt = once(alice.client, 'receipt');
+    m.ack();
+    await receiptAppended;
+    const [r] = (await receipt) as [{ messageIds: string[] }];
+    assert.deepEqual(r.messageIds, [sent.messageId], 'the receipt arrived while no append can commit');
+  } finally {
+    lock.release();
+    await t.stop();
+  }
+});
+
 test('early delivery - a device that logs in while a message to it is being written gets it once stored, before what follows', { timeout: 60_000 }, async () => {
   const t = await startTestNode();
   const appends = watchAppends(t);
