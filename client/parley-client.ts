@@ -11,7 +11,8 @@
  * - `messages()` yields each incoming message once; the app calls `ack()` once
  *   it has stored it. Anything not acked is delivered again after a reconnect
  *   and dropped here as a duplicate (then acked), so the app sees it once.
- * - Receipts arrive as `receipt` events (and through `receipts()`).
+ * - Receipts arrive as `receipt` events (and through `receipts()`), never before
+ *   the `send()` of a message they name has resolved.
  * - The socket reconnects by itself with jittered exponential backoff unless
  *   the server closed it for good (e.g. 4409 connected elsewhere).
  *
@@ -436,8 +437,13 @@ export class ParleyClient extends EventEmitter {
 
   private onReceipt(frame: ReceiptNoticeFrame, generation: number): void {
     const receipt: Receipt = { status: frame.status, by: frame.by, byDevice: frame.byDevice, serverTime: frame.serverTime, messageIds: frame.messageIds };
-    this.receiptQueue.push(receipt);
-    this.emit('receipt', receipt);
+    // The server writes a message's `sent` before any receipt for it, but both
+    // may arrive in one read: `send()` resolves through promise jobs, so the
+    // receipt goes out after them (next turn; receipts keep their order).
+    setImmediate(() => {
+      this.receiptQueue.push(receipt);
+      this.emit('receipt', receipt);
+    });
     this.queueAck(frame.seq, generation);
   }
 
