@@ -48,6 +48,22 @@ function holdWriteLock(t: TestNode): { release(): void } {
   };
 }
 
+/** A node whose appends are watched, alice and bob registered on it, and a write lock the body may hold (released at the end). */
+async function scene(body: (s: { t: TestNode; appends: EventEmitter; alice: Registered; bob: Registered; hold(): { release(): void } }) => Promise<void>): Promise<void> {
+  const t = await startTestNode();
+  const appends = watchAppends(t);
+  let lock: { release(): void } | undefined;
+  try {
+    const alice = await registerClient(t.url);
+    const bob = await registerClient(t.url);
+    await body({ t, appends, alice, bob, hold: () => (lock = holdWriteLock(t)) });
+  } finally {
+    lock?.release();
+    await t.stop();
+  }
+}
+type Registered = Awaited<ReturnType<typeof registerClient>>;
+
 /** Releases the lock; once `first` ('one') is confirmed the sender sends 'two': `inbox` must get 'one', then 'two'. */
 async function releaseThenInOrder(
   lock: { release(): void }, first: Promise<unknown>, sender: ParleyClient, to: string, inbox: AsyncIterator<IncomingMessage>, why: string,
@@ -121,17 +137,12 @@ test('early delivery - an online device gets a message before it is durable; `se
   }
 });
 
-test('early delivery - a delivered receipt whose messages all got `sent` goes to the sender before it is durable', { timeout: 60_000 }, async () => {
-  const t = await startTestNode();
-  const appends = watchAppends(t);
-  const lock = { release: () => {} };
-  try {
-    const alice = await registerClient(t.url);
-    const bob = await registerClient(t.url);
+test('early delivery - a delivered receipt whose messages all got `sent` goes to the sender before it is durable', { timeout: 60_000 }, () =>
+  scene(async ({ appends, alice, bob, hold }) => {
     const inbox = bob.client.messages()[Symbol.asyncIterator]();
     const sent = await alice.client.send(bob.credentials.userId, text('confirmed'));
     const m = await next(inbox);
-    Object.assign(lock, holdWriteLock(t));
+    hold();
 
     const receiptAppended = once(appends, 'receipt');
     const receipt = once(alice.client, 'receipt');
@@ -139,21 +150,12 @@ test('early delivery - a delivered receipt whose messages all got `sent` goes to
     await receiptAppended;
     const [r] = (await receipt) as [{ messageIds: string[] }];
     assert.deepEqual(r.messageIds, [sent.messageId], 'the receipt arrived while no append can commit');
-  } finally {
-    lock.release();
-    await t.stop();
-  }
-});
+  }));
 
-test('early delivery - a device that logs in while a message to it is being written gets it once stored, before what follows', { timeout: 60_000 }, async () => {
-  const t = await startTestNode();
-  const appends = watchAppends(t);
-  const lock = { release: () => {} };
-  try {
-    const alice = await registerClient(t.url);
-    const bob = await registerClient(t.url);
+test('early delivery - a device that logs in while a message to it is being written gets it once stored, before what follows', { timeout: 60_000 }, () =>
+  scene(async ({ t, appends, alice, bob, hold }) => {
     await bob.client.close();
-    Object.assign(lock, holdWriteLock(t));
+    const lock = hold();
 
     const appended = once(appends, 'message');
     const first = alice.client.send(bob.credentials.userId, text('one'));
@@ -162,20 +164,12 @@ test('early delivery - a device that logs in while a message to it is being writ
     const bob2 = await loginClient(t.url, bob.identity, bob.registrationId, bob.credentials);
     const inbox = bob2.messages()[Symbol.asyncIterator]();
     await releaseThenInOrder(lock, first, alice.client, bob.credentials.userId, inbox, 'the message written during the login comes first');
-  } finally {
-    lock.release();
-    await t.stop();
-  }
-});
+  }));
 
-test('early delivery - after a takeover, a message pushed early to the old connection reaches the new one once stored, before what follows', { timeout: 60_000 }, async () => {
-  const t = await startTestNode();
-  const lock = { release: () => {} };
-  try {
-    const alice = await registerClient(t.url);
-    const bob = await registerClient(t.url);
+test('early delivery - after a takeover, a message pushed early to the old connection reaches the new one once stored, before what follows', { timeout: 60_000 }, () =>
+  scene(async ({ t, alice, bob, hold }) => {
     const oldInbox = bob.client.messages()[Symbol.asyncIterator]();
-    Object.assign(lock, holdWriteLock(t));
+    const lock = hold();
 
     const first = alice.client.send(bob.credentials.userId, text('one'));
     first.catch(() => undefined); // awaited below
@@ -186,8 +180,4 @@ test('early delivery - after a takeover, a message pushed early to the old conne
     await closed;
     const inbox = bob2.messages()[Symbol.asyncIterator]();
     await releaseThenInOrder(lock, first, alice.client, bob.credentials.userId, inbox, 'the unacked message comes again, first');
-  } finally {
-    lock.release();
-    await t.stop();
-  }
-});
+  }));
