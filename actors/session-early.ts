@@ -40,8 +40,10 @@ export interface EarlyNotice {
   /**
    * A receipt's message ids (first attempts only): it may go before it is
    * stored when none of them still waits for this device's `sent` (so it
-   * cannot overtake one). If it is then not stored, the acked messages stay
-   * in the recipient's inbox, come again, and are acked (and receipted) again.
+   * cannot overtake one). If it is then not stored, its retry (or, after a
+   * crash, the acked messages, which stay in the inbox, come again and are
+   * acked again) makes the same receipt again: a device may get a receipt
+   * twice, never lose one.
    */
   readonly receiptFor?: readonly string[];
 }

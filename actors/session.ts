@@ -175,9 +175,9 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       services.log.warn({ event: 'session.last_seen_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
     });
     // The receipts and deletes just flushed wait in the write chain: the node closes its stores after them.
-    const last = state.chainPending > 0 ? Promise.all([state.sendChain, lastSeen]) : lastSeen;
+    const last = Promise.allSettled(state.chainPending > 0 ? [state.sendChain, lastSeen] : [lastSeen]);
     services.finalWrites.add(last);
-    void last.finally(() => services.finalWrites.delete(last));
+    void last.then(() => services.finalWrites.delete(last));
   },
 };
 
@@ -263,10 +263,11 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
     // durable; `sent` still waits for the commit (see SessionCast notify).
     const { ids, stored } = early.append(batch);
     const fate: AppendFate = { stored: undefined };
-    // A retransmission may be a duplicate: held until stored (or not).
-    announceEarly(state, ids, batch, { push: frame.resend !== true, fate });
+    // Until its `sent` is written, no receipt naming it goes to this device early.
     const es = state.early;
     if (es !== undefined) sendStarted(es, frame.messageId);
+    // A retransmission may be a duplicate: held until stored (or not).
+    announceEarly(state, ids, batch, { push: frame.resend !== true, fate });
     stored.then(
       (result) => {
         fate.stored = !result.duplicate;
