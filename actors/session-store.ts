@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { FrameKind, ReceiptStatus, errorFrame } from '../protocol/index.ts';
 import { cast, send, type ActorContext } from '../supervisors/index.ts';
 import { isParleyError } from '../protocol/errors.ts';
-import type { AppendResult, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
+import type { AppendResult, EarlyIds, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName } from './chat-services.ts';
 import { inOrder, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
@@ -66,22 +66,8 @@ async function storeReceiptOnce(
     sender: device, clientMessageId, kind: 'receipt', serverTimestamp, ...(resend ? { resend: true } : {}),
     copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
   };
-  const early = services.inbox.early;
-  if (early !== undefined) {
-    const appended = early.append(batch);
-    const fate: AppendFate = { stored: undefined };
-    // A receipt may go at once unless it could overtake the `sent` of one of its messages (session-early.ts).
-    announceEarly(state, appended.ids, batch, { push: false, fate, ...(resend ? {} : { receiptFor: messageIds }) });
-    await appended.stored.then(
-      (result) => { fate.stored = !result.duplicate; },
-      (error: unknown) => {
-        fate.stored = false;
-        throw error;
-      },
-    );
-  } else {
-    notifyCopies(state, await services.inbox.append(batch), batch);
-  }
+  // Early, a receipt may go at once unless it could overtake the `sent` of one of its messages (session-early.ts).
+  await appendAndNotify(state, batch, { push: false, ...(resend ? {} : { receiptFor: messageIds }) }, true);
   if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
 }
 
@@ -100,6 +86,50 @@ function receiptFailed(state: SessionState, self: SessionRef, rid: number | unde
   }
   state.receiptLost = true;
   services.log.error({ event: 'session.receipt_store_failed', user: device.userId, device: device.deviceId, code: (error as { code?: string }).code }, 'delivered receipt not stored; acked messages stay in the inbox');
+}
+
+/**
+ * Appends `batch` and tells the recipients' sessions: when it is enqueued
+ * with a store that assigns ids early (InboxStore.early; `notice` says what
+ * may go before it is stored, and its fate is recorded before the caller
+ * hears the outcome), else once committed (a duplicate too if
+ * `announceDuplicate`). Settles as `append` does.
+ */
+export function appendAndNotify(state: SessionState, batch: InboxBatch, notice: Omit<EarlyNotice, 'fate'>, announceDuplicate: boolean): Promise<AppendResult> {
+  const { inbox } = state.services;
+  if (inbox.early === undefined) {
+    return inbox.append(batch).then((result) => {
+      if (!result.duplicate || announceDuplicate) notifyCopies(state, result, batch);
+      return result;
+    });
+  }
+  let appended: ReturnType<EarlyIds['append']>;
+  try {
+    appended = inbox.early.append(batch);
+  } catch (error) {
+    return Promise.reject(error); // a batch invalid on its face, as `append` reports it
+  }
+  const { ids, stored } = appended;
+  const fate: AppendFate = { stored: undefined };
+  announceEarly(state, ids, batch, { ...notice, fate });
+  return stored.then(
+    (result) => {
+      fate.stored = !result.duplicate;
+      return result;
+    },
+    (error: unknown) => {
+      fate.stored = false;
+      throw error;
+    },
+  );
+}
+
+/** The entry copy `i` of `batch` is (or will be) under `id`. */
+function entryOf(batch: InboxBatch, i: number, id: InboxEntryId): InboxEntry {
+  return {
+    id, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
+    serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
+  };
 }
 
 /**
@@ -123,10 +153,7 @@ export function notifyCopies(state: SessionState, result: AppendResult, batch: I
     }
     const target = registry.whereis(sessionName(copy.recipient)) as SessionRef | undefined;
     if (target === undefined) continue;
-    const entry: InboxEntry = {
-      id: copy.id, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
-      serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
-    };
+    const entry = entryOf(batch, i, copy.id);
     cast(target, prev === undefined ? { t: 'notify', entry } : { t: 'notify', entry, prev });
   }
 }
@@ -135,17 +162,11 @@ export function notifyCopies(state: SessionState, result: AppendResult, batch: I
  * Announces an append of a store with early ids (InboxStore.early) to the
  * recipients' sessions on this node, in id order, when it is enqueued.
  */
-export function announceEarly(state: SessionState, ids: readonly InboxEntryId[], batch: InboxBatch, early: EarlyNotice): void {
+function announceEarly(state: SessionState, ids: readonly InboxEntryId[], batch: InboxBatch, early: EarlyNotice): void {
   const registry = state.services.system.registry;
   for (let i = 0; i < ids.length; i++) {
-    const copy = batch.copies[i]!;
-    const target = registry.whereis(sessionName(copy.recipient)) as SessionRef | undefined;
-    if (target === undefined) continue;
-    const entry: InboxEntry = {
-      id: ids[i]!, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
-      serverTimestamp: batch.serverTimestamp, payload: copy.payload,
-    };
-    cast(target, { t: 'notify', entry, early });
+    const target = registry.whereis(sessionName(batch.copies[i]!.recipient)) as SessionRef | undefined;
+    if (target !== undefined) cast(target, { t: 'notify', entry: entryOf(batch, i, ids[i]!), early });
   }
 }
 

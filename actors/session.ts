@@ -41,10 +41,10 @@ import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
 import { inOrder, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
-import { announceEarly, notifyCopies, storeReceipt } from './session-store.ts';
+import { appendAndNotify, storeReceipt } from './session-store.ts';
 import { flushDelivered, onAck, onNotify, onRead, onSettled, onVerified, pump, restartDelivery } from './session-delivery.ts';
 import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
-import { newEarlyState, sendSettled, sendStarted, type AppendFate } from './session-early.ts';
+import { newEarlyState, sendSettled, sendStarted } from './session-early.ts';
 
 export type { SessionCall, SessionCast, SessionProtocol, SessionRef } from './session-state.ts';
 /** Arguments of `init`. */
@@ -251,45 +251,25 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
   // next send is enqueued at once; any other store gets one append of this
   // device at a time (the next send waits for this one's outcome). Other
   // devices' appends share each commit either way (group commit).
-  // Recipients are told in the continuation, not by this process, so every
-  // committed entry is announced exactly once, in commit order, even if this
-  // session exits first (a recipient pushes an announced entry only when
-  // nothing older can be missing; see onNotify). `sent` goes straight to the
-  // connection from there too (no hop through this mailbox).
-  const early = services.inbox.early;
-  if (early !== undefined) {
-    // Ids known now (single writer, pipelined): recipients are told at once
-    // and a first transmission may reach an online device before it is
-    // durable; `sent` still waits for the commit (see SessionCast notify).
-    const { ids, stored } = early.append(batch);
-    const fate: AppendFate = { stored: undefined };
-    // Until its `sent` is written, no receipt naming it goes to this device early.
-    const es = state.early;
-    if (es !== undefined) sendStarted(es, frame.messageId);
-    // A retransmission may be a duplicate: held until stored (or not).
-    announceEarly(state, ids, batch, { push: frame.resend !== true, fate });
-    stored.then(
-      (result) => {
-        fate.stored = !result.duplicate;
-        if (es !== undefined) sendSettled(es, frame.messageId);
-        outbound(state.conn, { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: result.serverTimestamp });
-      },
-      (error: unknown) => {
-        fate.stored = false;
-        if (es !== undefined) sendSettled(es, frame.messageId);
-        if (isParleyError(error) && error.retryable) state.gate.blockedOn ??= frame.messageId;
-        send(self, { t: 'append-failed', rid: frame.rid, error });
-      },
-    );
-    return;
-  }
-  const appended = services.inbox.append(batch).then(
+  // Recipients are told by the store's continuation, not by this process, so
+  // every committed entry is announced exactly once, in commit order, even if
+  // this session exits first (a recipient pushes an announced entry only when
+  // nothing older can be missing; see onNotify) — or, with early ids, when the
+  // append is enqueued, so a first transmission may reach an online device
+  // before it is durable (session-early.ts; a retransmission may be a
+  // duplicate: held until stored). `sent` still waits for the commit and goes
+  // straight to the connection (no hop through this mailbox).
+  const es = state.early;
+  // Until its `sent` is written, no receipt naming it goes to this device early.
+  if (es !== undefined) sendStarted(es, frame.messageId);
+  // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
+  const appended = appendAndNotify(state, batch, { push: frame.resend !== true }, services.inbox.multiWriter !== undefined).then(
     (result) => {
-      // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
-      if (!result.duplicate || services.inbox.multiWriter !== undefined) notifyCopies(state, result, batch);
+      if (es !== undefined) sendSettled(es, frame.messageId);
       outbound(state.conn, { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: result.serverTimestamp });
     },
     (error: unknown) => {
+      if (es !== undefined) sendSettled(es, frame.messageId);
       // Pipelined: later sends already enqueued fail too (fail-stop); the client resends from here.
       if (isParleyError(error) && error.retryable) state.gate.blockedOn ??= frame.messageId;
       send(self, { t: 'append-failed', rid: frame.rid, error });

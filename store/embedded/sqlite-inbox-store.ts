@@ -18,9 +18,9 @@
  * `resend`), N inserts, dedup insert; a first transmission whose key was
  * stored after all is rolled back and answered with the original result
  * (sqlite-inbox-writer.ts). The batch is validated before it is queued; a
- * SQL failure on any copy rolls back the ones before it: all or none. The transaction is
- * durable when it commits (see `EmbeddedStoreOptions.synchronous` in
- * ./open.ts for what that covers).
+ * SQL failure on any copy rolls back the ones before it: all or none. The
+ * transaction is durable when it commits (see `EmbeddedStoreOptions.synchronous`
+ * in ./open.ts for what that covers).
  */
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.ts';

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { FrameKind, errorFrame, type SendFrame } from '../../protocol/index.ts';
 import { registerClient, startTestNode, take, type TestNode } from '../support/test-node.ts';
 import { FrameRelay } from './support/frame-relay.ts';
+import type { ParleyClient } from '../../client/index.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -18,6 +19,11 @@ function transmissions(relay: FrameRelay, messageId: string): Array<[connection:
   return relay.received
     .filter((r): r is { connection: number; frame: SendFrame } => r.frame.kind === FrameKind.Send && r.frame.messageId === messageId)
     .map((r) => [r.connection, r.frame.resend]);
+}
+
+/** Message ids of the first `n` messages `client` hands to the app. */
+async function firstIds(client: ParleyClient, n: number): Promise<string[]> {
+  return (await take(client.messages(), n)).map((m) => m.messageId);
 }
 
 async function withRelay(body: (t: TestNode, relay: FrameRelay, relayUrl: string) => Promise<void>): Promise<void> {
@@ -55,8 +61,7 @@ test('client - resend: a send whose sent was lost goes again after the reconnect
     assert.deepEqual(transmissions(relay, 'lost-sent'), [[1, undefined], [2, true]], 'first without resend, then again with it on the new connection');
     assert.deepEqual(transmissions(relay, 'queued'), [[2, undefined]], 'never sent before the reconnect: a first transmission');
     assert.equal(result.serverTime, lost, 'the original sent: the retransmission was a duplicate');
-    const got = await take(bob.client.messages(), 2);
-    assert.deepEqual(got.map((m) => m.messageId), ['lost-sent', 'queued'], 'bob gets each once, in order');
+    assert.deepEqual(await firstIds(bob.client, 2), ['lost-sent', 'queued'], 'bob gets each once, in order');
   }));
 
 test('client - resend: after a retryable error the send goes again flagged resend; later sends that were answered are not repeated', () =>
@@ -80,8 +85,7 @@ test('client - resend: after a retryable error the send goes again flagged resen
     assert.deepEqual(transmissions(relay, 'flaky'), [[1, undefined], [1, true]], 'the same connection, the second time flagged');
     assert.deepEqual(transmissions(relay, 'next'), [[1, undefined]]);
     assert.equal(result.serverTime, stored, 'the original sent');
-    const got = await take(bob.client.messages(), 2);
-    assert.deepEqual(got.map((m) => m.messageId), ['flaky', 'next'], 'stored once');
+    assert.deepEqual(await firstIds(bob.client, 2), ['flaky', 'next'], 'stored once');
   }));
 
 test('client - resend: first transmissions carry no resend; send({ resend: true }) flags an app-level retry of an id from before', () =>
@@ -96,7 +100,7 @@ test('client - resend: first transmissions carry no resend; send({ resend: true 
     const sends = relay.received.filter((r) => r.frame.kind === FrameKind.Send).map((r) => (r.frame as SendFrame).resend);
     assert.deepEqual(sends, [undefined, undefined, true]);
     assert.equal(again.serverTime, first.serverTime, 'the original sent');
-    const got = await take(bob.client.messages(), 2);
-    assert.equal(got[0]!.messageId, 'app-1');
-    assert.notEqual(got[1]!.messageId, 'app-1', 'delivered once');
+    const [firstId, secondId] = await firstIds(bob.client, 2);
+    assert.equal(firstId, 'app-1');
+    assert.notEqual(secondId, 'app-1', 'delivered once');
   }));
