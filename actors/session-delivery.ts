@@ -34,7 +34,11 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
       mw.recent.set(e.id, true);
       mw.toDelete.push(e.id);
     }
-  } else if (out.ackUpTo !== undefined) state.pendingAck = out.ackUpTo;
+  } else if (out.ackUpTo !== undefined) {
+    state.pendingAck = out.ackUpTo;
+    // The device has them: deferred appends settle (their `sent` may go); the delete waits for the receipts.
+    services.inbox.early?.received(device, out.ackUpTo);
+  }
   for (const e of out.newlyAcked) {
     if (e.kind !== 'message' || e.sender.userId === device.userId) continue;
     let ids = state.delivered.get(e.sender.userId);

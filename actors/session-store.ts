@@ -103,15 +103,20 @@ export function appendAndNotify(state: SessionState, batch: InboxBatch, notice: 
       return result;
     });
   }
+  const registry = state.services.system.registry;
+  const targets = batch.copies.map((c) => registry.whereis(sessionName(c.recipient)) as SessionRef | undefined);
+  // Every device online here and the entry may go to it now: the store may wait
+  // for their acks and then not write it at all (EarlyIds.append `defer`).
+  const defer = (notice.push || notice.receiptFor !== undefined) && targets.every((t) => t !== undefined);
   let appended: ReturnType<EarlyIds['append']>;
   try {
-    appended = inbox.early.append(batch);
+    appended = inbox.early.append(batch, defer ? DEFER : undefined);
   } catch (error) {
     return Promise.reject(error); // a batch invalid on its face, as `append` reports it
   }
   const { ids, stored } = appended;
   const fate: AppendFate = { stored: undefined };
-  announceEarly(state, ids, batch, { ...notice, fate });
+  announceEarly(targets, ids, batch, { ...notice, fate });
   return stored.then(
     (result) => {
       fate.stored = !result.duplicate;
@@ -158,14 +163,16 @@ export function notifyCopies(state: SessionState, result: AppendResult, batch: I
   }
 }
 
+const DEFER = { defer: true } as const;
+
 /**
  * Announces an append of a store with early ids (InboxStore.early) to the
- * recipients' sessions on this node, in id order, when it is enqueued.
+ * recipients' sessions on this node (`targets`, per copy), in id order, when
+ * it is enqueued.
  */
-function announceEarly(state: SessionState, ids: readonly InboxEntryId[], batch: InboxBatch, early: EarlyNotice): void {
-  const registry = state.services.system.registry;
+function announceEarly(targets: readonly (SessionRef | undefined)[], ids: readonly InboxEntryId[], batch: InboxBatch, early: EarlyNotice): void {
   for (let i = 0; i < ids.length; i++) {
-    const target = registry.whereis(sessionName(batch.copies[i]!.recipient)) as SessionRef | undefined;
+    const target = targets[i];
     if (target !== undefined) cast(target, { t: 'notify', entry: entryOf(batch, i, ids[i]!), early });
   }
 }

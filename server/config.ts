@@ -35,6 +35,14 @@ export interface NodeConfig {
    * one fsync per commit. @default 'normal'
    */
   readonly embeddedSync: 'normal' | 'full';
+  /**
+   * Embedded inbox: how long (ms) a message or receipt to devices online on
+   * this node may wait for their acks before it is written; acked first, it
+   * is never written (store/embedded/deferred-appends.ts: what a crash can
+   * then lose is a "delivered" receipt, never a message). 0 writes every
+   * append at once. @default 200
+   */
+  readonly inboxDeferMs: number;
   /** PostgreSQL connection string; unset = accounts and keys in the embedded store. */
   readonly pgUrl: string | undefined;
   /** PostgreSQL schema holding Parley's tables. @default 'parley' */
@@ -71,6 +79,7 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'nodeId'> = {
   logLevel: 'info',
   shutdownTimeoutMs: 10_000,
   embeddedSync: 'normal',
+  inboxDeferMs: 200,
   pgUrl: undefined,
   pgSchema: 'parley',
   redisUrl: undefined,
@@ -97,6 +106,7 @@ export const CONFIG_ENV: Readonly<Record<keyof NodeConfig, string>> = {
   logLevel: 'PARLEY_LOG_LEVEL',
   shutdownTimeoutMs: 'PARLEY_SHUTDOWN_TIMEOUT_MS',
   embeddedSync: 'PARLEY_EMBEDDED_SYNC',
+  inboxDeferMs: 'PARLEY_INBOX_DEFER_MS',
   pgUrl: 'PARLEY_PG_URL',
   pgSchema: 'PARLEY_PG_SCHEMA',
   redisUrl: 'PARLEY_REDIS_URL',
@@ -145,6 +155,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (embeddedSync !== 'normal' && embeddedSync !== 'full') {
     throw configError('embeddedSync', `must be normal or full, got ${JSON.stringify(embeddedSync)}`);
   }
+  const deferRaw = raw('inboxDeferMs');
+  const inboxDeferMs = deferRaw === undefined ? DEFAULT_CONFIG.inboxDeferMs : Number(deferRaw);
+  if (!Number.isInteger(inboxDeferMs) || inboxDeferMs < 0 || inboxDeferMs > 60_000) {
+    throw configError('inboxDeferMs', `must be an integer 0..60000, got ${JSON.stringify(deferRaw)}`);
+  }
   const clusterName = str('clusterName', DEFAULT_CONFIG.clusterName);
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(clusterName)) throw configError('clusterName', `must match [A-Za-z0-9_-]{1,32}, got ${JSON.stringify(clusterName)}`);
   const commitHorizonMs = positiveInt('commitHorizonMs');
@@ -163,6 +178,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs: positiveInt('shutdownTimeoutMs'),
     embeddedSync,
+    inboxDeferMs,
     pgUrl: opt('pgUrl'),
     pgSchema: str('pgSchema', DEFAULT_CONFIG.pgSchema),
     redisUrl: opt('redisUrl'),

@@ -43,6 +43,7 @@ export async function openNodeStores(
     const embedded = await openEmbeddedStores({
       path: path.join(config.dataDir, 'parley.db'),
       synchronous: config.embeddedSync,
+      deferMs: config.inboxDeferMs,
       onCheckpoint: (report) => {
         if (!report.ok) onCheckpointFailure(report.message);
       },

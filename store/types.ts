@@ -277,10 +277,10 @@ export interface InboxStore {
 
 /**
  * Appends whose ids are known when they are called. Ids are assigned in call
- * order, and appends settle (commit, or turn out to be a duplicate, or fail)
- * in that same order, so when an append has settled every append called
- * before it has too; a read issued after that sees every committed entry with
- * an id up to its ids. An id handed out for an append that is not stored (a
+ * order, and appends that are not deferred settle (commit, or turn out to be
+ * a duplicate, or fail) in that same order; `allSettled` writes the deferred
+ * ones, after which a read sees every committed entry with an id up to the
+ * ids handed out. An id handed out for an append that is not stored (a
  * duplicate, a failure) is not handed out again while the store is open, so
  * readers see gaps; after a restart ids go on above every stored one (an
  * unstored id above them may come again: nothing outside the process that
@@ -292,9 +292,26 @@ export interface EarlyIds {
    * stored (one per copy, in order). A batch invalid on its face throws here,
    * before any id is assigned. `stored` is `append`'s promise: its result
    * carries these ids, or the original ids of a duplicate.
+   *
+   * `defer`: every recipient device is online and being given its copy, so
+   * the store may hold the write for a while (the embedded store: its
+   * `deferMs`) and skip it if the devices acknowledge their copies first
+   * (`received`, then `ack`). `stored` then settles when every copy is
+   * committed or acknowledged by its device (ARCHITECTURE §4: either makes
+   * the send safe), possibly before appends called earlier that are not.
    */
-  append(batch: InboxBatch): { readonly ids: readonly InboxEntryId[]; readonly stored: Promise<AppendResult> };
-  /** Settles (never rejects) once every append called so far has settled. */
+  append(batch: InboxBatch, options?: { readonly defer?: boolean }): { readonly ids: readonly InboxEntryId[]; readonly stored: Promise<AppendResult> };
+  /**
+   * `device` acknowledged its entries with ids ≤ `upTo` (they may not be
+   * deleted yet: `ack` follows once their receipts are safe). Deferred
+   * appends all of whose copies are acknowledged settle.
+   */
+  received(device: DeviceAddress, upTo: InboxEntryId): void;
+  /**
+   * Settles (never rejects) once every append called so far has settled;
+   * deferred appends are written now (a read after this sees every entry a
+   * device has not acknowledged).
+   */
   allSettled(): Promise<void>;
 }
 

@@ -52,6 +52,14 @@ export interface EmbeddedStoreOptions {
   readonly checkpointIntervalMs?: number;
   /** Called with each report of the checkpoint thread (work done, or a failure). */
   readonly onCheckpoint?: (report: CheckpointReport) => void;
+  /**
+   * How long an append whose devices are online may wait for their acks
+   * before it is written (a message acked first is never written:
+   * store/embedded/deferred-appends.ts). 0: every append is written at once.
+   * File databases only (the writer thread).
+   * @default 0
+   */
+  readonly deferMs?: number;
   /** Clock for created-at times. @default Date.now */
   readonly now?: () => number;
 }
@@ -98,13 +106,14 @@ export async function openEmbeddedStores(options: EmbeddedStoreOptions): Promise
       ? new Checkpointer({ path: options.path, busyTimeoutMs, intervalMs: options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS })
       : undefined;
     if (checkpointer !== undefined && options.onCheckpoint !== undefined) checkpointer.on('checkpoint', options.onCheckpoint);
-    const inbox = new SqliteInboxStore(db, options.retention, writer);
+    const inbox = new SqliteInboxStore(db, options.retention, writer, { deferMs: options.deferMs ?? 0 });
     const prekeys = new SqlitePreKeyStore(db, options.prekeyRetention);
     return {
       accounts,
       inbox,
       prekeys,
       async close() {
+        inbox.flushDeferred();
         await writer?.close();
         await checkpointer?.close();
         if (db.open) db.close();

@@ -43,6 +43,7 @@ import { decodeInboxId, encodeInboxId } from './inbox-id.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { SqliteWriteQueue } from './write-queue.ts';
 import { SqliteInboxWriter, type InboxWrite } from './sqlite-inbox-writer.ts';
+import { DeferredAppends, deviceKey } from './deferred-appends.ts';
 
 /** Executes inbox writes in commit groups; resolves once committed. */
 export interface InboxWriteQueue {
@@ -70,6 +71,20 @@ interface EntryRow {
 
 const noop = (): void => {};
 
+/** Devices remembered as swept (see `SqliteInboxStore.ack`); past it the set starts over. */
+const MAX_SWEPT = 1_000_000;
+
+/** Options of the inbox beyond retention. */
+export interface SqliteInboxOptions {
+  /**
+   * How long an append flagged `defer` (EarlyIds.append) may wait on the
+   * event loop for its devices' acks before it is written; 0 writes every
+   * append at once (deferred-appends.ts). Only with a pipelined queue.
+   * @default 0
+   */
+  readonly deferMs?: number;
+}
+
 /** Rows deleted per statement by purgeExpired; the event loop gets a turn between chunks. */
 const PURGE_CHUNK = 5000;
 
@@ -89,6 +104,14 @@ export class SqliteInboxStore implements InboxStore {
   private lastId: number;
   /** The latest append's promise (appends settle in call order). */
   private lastAppend: Promise<unknown> = Promise.resolve();
+  /** Appends waiting for their devices' acks before they are written (deferMs > 0 with the writer thread). */
+  private readonly deferred: DeferredAppends | undefined;
+  /** Ids at open: every entry stored before then has an id ≤ this. */
+  private readonly idsAtOpen: number;
+  /** Per device (deviceKey): the highest id written since the last delete that covered every id written before it. */
+  private readonly unswept = new Map<string, number>();
+  /** Devices whose every entry from before the open was deleted (an ack ≥ idsAtOpen): with no `unswept` id, they have no entry ≤ a later ack. */
+  private readonly swept = new Set<string>();
 
   /** See InboxStore.pipelined: true with the writer thread (fail-stop queue). */
   get pipelined(): boolean {
@@ -106,7 +129,7 @@ export class SqliteInboxStore implements InboxStore {
    * @param writes where appends and acks are executed; default: an in-thread
    *   group-commit queue on `db` (open.ts passes the writer thread for files)
    */
-  constructor(db: Database.Database, retention: Partial<InboxRetention> = {}, writes?: InboxWriteQueue) {
+  constructor(db: Database.Database, retention: Partial<InboxRetention> = {}, writes?: InboxWriteQueue, options: SqliteInboxOptions = {}) {
     this.db = db;
     this.retention = { ...DEFAULT_INBOX_RETENTION, ...retention };
     this.writes = writes ?? inThreadQueue(db);
@@ -118,7 +141,23 @@ export class SqliteInboxStore implements InboxStore {
       `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'inbox_entries'), 0),
                   coalesce((SELECT max(id) FROM inbox_entries), 0)) AS n`,
     ).get() as { n: number }).n;
-    this.early = this.pipelined ? { append: (batch) => this.appendEarly(batch), allSettled: () => this.lastAppend.then(noop, noop) } : undefined;
+    this.idsAtOpen = this.lastId;
+    const deferMs = options.deferMs ?? 0;
+    if (!Number.isFinite(deferMs) || deferMs < 0) throw new StoreError('PARLEY_ERR_STORE_INVALID_INPUT', `inbox: deferMs must be ≥ 0, got ${deferMs}`);
+    this.deferred = this.pipelined && deferMs > 0 ? new DeferredAppends(deferMs, (write) => this.enqueueAppend(write)) : undefined;
+    this.early = this.pipelined
+      ? {
+        append: (batch, opts) => this.appendEarly(batch, opts?.defer === true),
+        received: (device, upTo) => {
+          checkDeviceAddress('device', device);
+          this.deferred?.received(device.userId, device.deviceId, decodeInboxId('upTo', upTo));
+        },
+        allSettled: () => {
+          this.deferred?.flushAll();
+          return this.lastAppend.then(noop, noop);
+        },
+      }
+      : undefined;
     this.stmt = {
       read: db.prepare(
         `SELECT id, sender_user, sender_device, client_message_id, kind, server_ts, payload FROM inbox_entries
@@ -136,11 +175,17 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async append(batch: InboxBatch): Promise<AppendResult> {
-    return this.appendEarly(batch).stored;
+    return this.appendEarly(batch, false).stored;
   }
 
-  /** Checks the batch, assigns its ids and enqueues it (EarlyIds.append). */
-  private appendEarly(batch: InboxBatch): { ids: InboxEntryId[]; stored: Promise<AppendResult> } {
+  /** Writes parked appends now and stops their timer (the store is closing). */
+  flushDeferred(): void {
+    this.deferred?.flushAll();
+    this.deferred?.stop();
+  }
+
+  /** Checks the batch, assigns its ids and parks (`defer`) or enqueues it (EarlyIds.append). */
+  private appendEarly(batch: InboxBatch, defer: boolean): { ids: InboxEntryId[]; stored: Promise<AppendResult> } {
     checkBatch(batch);
     const n = batch.copies.length;
     if (this.lastId + n > Number.MAX_SAFE_INTEGER) throw new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', 'inbox.append: inbox ids exhausted');
@@ -148,9 +193,30 @@ export class SqliteInboxStore implements InboxStore {
     this.lastId += n;
     const ids = new Array<InboxEntryId>(n);
     for (let i = 0; i < n; i++) ids[i] = encodeInboxId(first + i);
-    const stored = this.writes.enqueue({ op: 'append', batch, firstId: first }) as Promise<AppendResult>;
+    const deferred = this.deferred;
+    if (deferred !== undefined) {
+      // The key of a batch parked or never written is known only here.
+      const duplicate = deferred.duplicateOf(batch);
+      if (duplicate !== undefined) return { ids, stored: duplicate };
+      if (defer) return { ids, stored: deferred.park(batch, first) };
+      // Commit order stays id order: what is parked goes first.
+      deferred.flushAll();
+    }
+    return { ids, stored: this.enqueueAppend({ op: 'append', batch, firstId: first }) };
+  }
+
+  /** Hands an append to the write queue, noting which devices may now have entries. */
+  private enqueueAppend(write: Extract<InboxWrite, { op: 'append' }>): Promise<AppendResult> {
+    const { batch, firstId, skip } = write;
+    for (let i = 0; i < batch.copies.length; i++) {
+      if (skip !== undefined && skip.includes(i)) continue;
+      const k = deviceKey(batch.copies[i]!.recipient.userId, batch.copies[i]!.recipient.deviceId);
+      const id = firstId + i;
+      if ((this.unswept.get(k) ?? 0) < id) this.unswept.set(k, id);
+    }
+    const stored = this.writes.enqueue(write) as Promise<AppendResult>;
     this.lastAppend = stored;
-    return { ids, stored };
+    return stored;
   }
 
   async read(device: DeviceAddress, after: InboxCursor, limit: number): Promise<InboxEntry[]> {
@@ -178,10 +244,32 @@ export class SqliteInboxStore implements InboxStore {
     return out;
   }
 
+  /**
+   * Parked copies ≤ upTo are never written (deferred-appends.ts). The range
+   * delete is skipped when it cannot find anything: nothing was written for
+   * the device since a delete covered everything written before it, and no
+   * entry from before the open is left (a delete ≥ idsAtOpen ran).
+   */
   async ack(device: DeviceAddress, upTo: InboxEntryId): Promise<void> {
     checkDeviceAddress('device', device);
     const upToN = decodeInboxId('upTo', upTo);
-    await this.writes.enqueue({ op: 'ack', userId: device.userId, deviceId: device.deviceId, upTo: upToN });
+    this.deferred?.drop(device.userId, device.deviceId, upToN);
+    const k = deviceKey(device.userId, device.deviceId);
+    const written = this.unswept.get(k);
+    if (written === undefined && this.swept.has(k)) return;
+    if (written !== undefined && written <= upToN) this.unswept.delete(k);
+    if (upToN >= this.idsAtOpen) {
+      if (this.swept.size >= MAX_SWEPT) this.swept.clear();
+      this.swept.add(k);
+    }
+    try {
+      await this.writes.enqueue({ op: 'ack', userId: device.userId, deviceId: device.deviceId, upTo: upToN });
+    } catch (err) {
+      // Not deleted: the next ack must not skip its delete.
+      this.swept.delete(k);
+      if ((this.unswept.get(k) ?? 0) < upToN) this.unswept.set(k, upToN);
+      throw err;
+    }
   }
 
   async count(device: DeviceAddress): Promise<number> {

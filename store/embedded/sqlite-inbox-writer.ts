@@ -29,8 +29,13 @@ class KeyAlreadyStored {}
 
 /** One write, as queued (and, for the writer thread, posted between threads). */
 export type InboxWrite =
-  /** Copy i gets id `firstId + i` (assigned by the store in call order; the batch was checked there). */
-  | { readonly op: 'append'; readonly batch: InboxBatch; readonly firstId: number }
+  /**
+   * Copy i gets id `firstId + i` (assigned by the store in call order; the
+   * batch was checked there). Copies whose index is in `skip` are not written
+   * (their device acknowledged them before the write: deferred-appends.ts)
+   * but stay in the result, as the original append's.
+   */
+  | { readonly op: 'append'; readonly batch: InboxBatch; readonly firstId: number; readonly skip?: readonly number[] }
   | { readonly op: 'ack'; readonly userId: string; readonly deviceId: number; readonly upTo: number };
 
 /** Executes inbox writes on one connection. */
@@ -40,7 +45,7 @@ export class SqliteInboxWriter {
   private readonly insertDedup: Database.Statement<[string, number, string, number, string]>;
   private readonly ackStmt: Database.Statement<[string, number, number]>;
   /** A nested transaction: a SAVEPOINT inside the group's transaction, so a bad batch rolls back alone. */
-  private readonly appendTx: (batch: InboxBatch, firstId: number) => AppendResult;
+  private readonly appendTx: (batch: InboxBatch, firstId: number, skip: readonly number[] | undefined) => AppendResult;
 
   constructor(db: Database.Database) {
     this.insertEntry = db.prepare(
@@ -54,14 +59,15 @@ export class SqliteInboxWriter {
        ON CONFLICT DO NOTHING`,
     );
     this.ackStmt = db.prepare('DELETE FROM inbox_entries WHERE recipient_user = ? AND recipient_device = ? AND id <= ?');
-    this.appendTx = db.transaction((batch: InboxBatch, firstId: number) => this.appendRows(batch, firstId)).immediate as (batch: InboxBatch, firstId: number) => AppendResult;
+    this.appendTx = db.transaction((batch: InboxBatch, firstId: number, skip: readonly number[] | undefined) => this.appendRows(batch, firstId, skip))
+      .immediate as (batch: InboxBatch, firstId: number, skip: readonly number[] | undefined) => AppendResult;
   }
 
   /** Runs one write (atomic on its own). */
   run(write: InboxWrite): unknown {
     if (write.op === 'append') {
       try {
-        return this.appendTx(write.batch, write.firstId);
+        return this.appendTx(write.batch, write.firstId, write.skip);
       } catch (err) {
         if (!(err instanceof KeyAlreadyStored)) throw err;
         // the savepoint is rolled back: this batch stored nothing; answer with the original
@@ -79,7 +85,7 @@ export class SqliteInboxWriter {
     return dup === undefined ? undefined : duplicateOf(dup.server_ts, dup.result);
   }
 
-  private appendRows(batch: InboxBatch, firstId: number): AppendResult {
+  private appendRows(batch: InboxBatch, firstId: number, skip: readonly number[] | undefined): AppendResult {
     const { sender, clientMessageId, kind, serverTimestamp, copies } = batch;
     if (batch.resend === true) {
       const original = this.original(batch);
@@ -89,7 +95,7 @@ export class SqliteInboxWriter {
     for (let i = 0; i < copies.length; i++) {
       const copy = copies[i]!;
       const { userId, deviceId } = copy.recipient;
-      this.insertEntry.run(firstId + i, userId, deviceId, sender.userId, sender.deviceId, clientMessageId, kind, serverTimestamp, copy.payload);
+      if (skip === undefined || !skip.includes(i)) this.insertEntry.run(firstId + i, userId, deviceId, sender.userId, sender.deviceId, clientMessageId, kind, serverTimestamp, copy.payload);
       out[i] = { recipient: { userId, deviceId }, id: encodeInboxId(firstId + i) };
     }
     const recorded = this.insertDedup.run(sender.userId, sender.deviceId, clientMessageId, serverTimestamp, encodeDedupResult(out));

@@ -1,9 +1,11 @@
 /**
  * Early delivery on the embedded store: an online device gets a message when
  * the append is enqueued, before it is durable; the sender's `sent` still
- * waits for the commit. These tests hold the database's write lock from a
- * second connection (so no append can commit) and check what may and may
- * not happen meanwhile, then release it. Each waits on events, not time.
+ * waits for the commit, or (deferred writes, `inboxDeferMs` > 0) for the
+ * recipient device's ack, in which case the message is never written. These
+ * tests hold the database's write lock from a second connection (so no
+ * append can commit) and check what may and may not happen meanwhile, then
+ * release it. Each waits on events, not time.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,8 +27,8 @@ function watchAppends(t: TestNode): EventEmitter {
   assert.ok(early !== undefined, 'the embedded file store assigns ids early');
   const appends = new EventEmitter();
   const real = early.append.bind(early);
-  early.append = (batch: InboxBatch) => {
-    const r = real(batch);
+  early.append = (batch: InboxBatch, options?: { readonly defer?: boolean }) => {
+    const r = real(batch, options);
     appends.emit(batch.kind, batch);
     return r;
   };
@@ -48,9 +50,17 @@ function holdWriteLock(t: TestNode): { release(): void } {
   };
 }
 
+/** Early delivery alone: every append is written at once (no deferred writes). */
+const WRITE_AT_ONCE = { inboxDeferMs: 0 };
+/** Deferred writes that only an ack, a read or a stop ends (the deadline never passes during a test). */
+const DEFER_LONG = { inboxDeferMs: 60_000 };
+
 /** A node whose appends are watched, alice and bob registered on it, and a write lock the body may hold (released at the end). */
-async function scene(body: (s: { t: TestNode; appends: EventEmitter; alice: Registered; bob: Registered; hold(): { release(): void } }) => Promise<void>): Promise<void> {
-  const t = await startTestNode();
+async function scene(
+  body: (s: { t: TestNode; appends: EventEmitter; alice: Registered; bob: Registered; hold(): { release(): void } }) => Promise<void>,
+  config: { inboxDeferMs: number } = WRITE_AT_ONCE,
+): Promise<void> {
+  const t = await startTestNode({ config });
   const appends = watchAppends(t);
   let lock: { release(): void } | undefined;
   try {
@@ -94,7 +104,7 @@ async function barrier(client: ParleyClient, to: string): Promise<void> {
 }
 
 test('early delivery - an online device gets a message before it is durable; `sent` waits for the commit, and the delivered receipt never overtakes it', { timeout: 60_000 }, async () => {
-  const t = await startTestNode();
+  const t = await startTestNode({ config: WRITE_AT_ONCE });
   const appends = watchAppends(t);
   // Alice talks to the node through a relay that records the node's frames to her in wire order.
   const relay = new FrameRelay(t.url);
@@ -181,3 +191,92 @@ test('early delivery - after a takeover, a message pushed early to the old conne
     const inbox = bob2.messages()[Symbol.asyncIterator]();
     await releaseThenInOrder(lock, first, alice.client, bob.credentials.userId, inbox, 'the unacked message comes again, first');
   }));
+
+/** Rows the node's database holds for a client message id: inbox entries, and dedup keys (its own and its receipts'). */
+function rowsFor(dataDir: string, messageId: string): { entries: number; dedupKeys: number; receiptKeys: number } {
+  const db = new Database(path.join(dataDir, 'parley.db'), { readonly: true });
+  try {
+    const n = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
+    return {
+      entries: n('SELECT count(*) AS n FROM inbox_entries WHERE client_message_id = ?', messageId),
+      dedupKeys: n('SELECT count(*) AS n FROM inbox_dedup WHERE client_message_id = ?', messageId),
+      receiptKeys: n("SELECT count(*) AS n FROM inbox_dedup WHERE client_message_id LIKE 'rcpt.%'"),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+test('deferred writes - a message its online recipient acks is confirmed (`sent`, then the receipt) while nothing can commit, and neither it nor its receipt is ever written', { timeout: 60_000 }, async () => {
+  const t = await startTestNode({ config: DEFER_LONG });
+  const relay = new FrameRelay(t.url);
+  let lock: { release(): void } | undefined;
+  try {
+    const toAlice: string[] = [];
+    relay.onServerFrame = (f) => {
+      if (f.kind === FrameKind.Sent) toAlice.push(`sent ${f.messageId}`);
+      if (f.kind === FrameKind.ReceiptNotice) toAlice.push(`receipt ${f.messageIds.join(',')}`);
+      return 'forward';
+    };
+    const alice = await registerClient(await relay.start());
+    const bob = await registerClient(t.url);
+    const inbox = bob.client.messages()[Symbol.asyncIterator]();
+    lock = holdWriteLock(t);
+
+    const sending = alice.client.send(bob.credentials.userId, text('never written'));
+    sending.catch(() => undefined); // awaited below
+    const m = await next(inbox);
+    await barrier(alice.client, bob.credentials.userId);
+    assert.deepEqual(toAlice, [], 'no `sent` before the recipient acked (nothing can commit)');
+
+    const receipt = once(alice.client, 'receipt');
+    m.ack();
+    await sending;
+    await receipt;
+    assert.deepEqual(toAlice, [`sent ${m.messageId}`, `receipt ${m.messageId}`], 'confirmed by the ack, `sent` first, while the lock is still held');
+    // Alice's SDK acked the receipt before this barrier's send: both sessions have dropped their copies.
+    await barrier(alice.client, bob.credentials.userId);
+    lock.release();
+    await t.stop({ keepData: true }); // a stop writes whatever is still parked
+    assert.deepEqual(rowsFor(t.dataDir, m.messageId), { entries: 0, dedupKeys: 0, receiptKeys: 0 }, 'nothing of the message or its receipt reached the disk');
+  } finally {
+    lock?.release();
+    await relay.stop();
+    await t.stop();
+  }
+});
+
+test('deferred writes - a message its recipient has not acked is written before `sent` when anything needs the store complete (here: a takeover), and comes again on the new connection', { timeout: 60_000 }, () =>
+  scene(async ({ t, alice, bob }) => {
+    const oldInbox = bob.client.messages()[Symbol.asyncIterator]();
+    const sending = alice.client.send(bob.credentials.userId, text('held back'));
+    sending.catch(() => undefined); // awaited below
+    const early = await next(oldInbox); // never acked
+    await barrier(alice.client, bob.credentials.userId);
+    assert.deepEqual(rowsFor(t.dataDir, early.messageId), { entries: 0, dedupKeys: 0, receiptKeys: 0 }, 'parked, not written yet');
+
+    const closed = once(bob.client, 'closed');
+    const bob2 = await loginClient(t.url, bob.identity, bob.registrationId, bob.credentials);
+    await closed;
+    const inbox = bob2.messages()[Symbol.asyncIterator]();
+    await sending;
+    assert.equal(rowsFor(t.dataDir, early.messageId).entries, 1, '`sent` came after the commit');
+    const again = await next(inbox);
+    assert.equal(again.messageId, early.messageId, 'read from the inbox by the new session');
+  }, DEFER_LONG));
+
+test('deferred writes - a parked message goes to the disk ahead of a later one to an offline device, so commit order stays id order', { timeout: 60_000 }, () =>
+  scene(async ({ t, alice, bob }) => {
+    const carol = await registerClient(t.url);
+    await carol.client.close(); // offline: appends to her are written at once
+    const inbox = bob.client.messages()[Symbol.asyncIterator]();
+    const first = alice.client.send(bob.credentials.userId, text('to bob'));
+    first.catch(() => undefined); // awaited below
+    const m = await next(inbox); // never acked
+    await barrier(alice.client, bob.credentials.userId);
+    assert.equal(rowsFor(t.dataDir, m.messageId).entries, 0, 'parked');
+    const second = await alice.client.send(carol.credentials.userId, text('to carol'));
+    await first;
+    assert.equal(rowsFor(t.dataDir, m.messageId).entries, 1, 'written with (before) the append that was not deferred');
+    assert.equal(rowsFor(t.dataDir, second.messageId).entries, 1);
+  }, DEFER_LONG));

@@ -1,0 +1,405 @@
+/**
+ * Appends parked on the event loop before they go to the writer thread, so
+ * that a message its device acknowledges quickly is never written at all
+ * (ARCHITECTURE §6 "store or forward"; the seed design: online recipients get
+ * messages pushed directly, only offline ones are queued in the inbox).
+ *
+ * An append the caller flags `defer` (every recipient device is online on
+ * this node and is being pushed the entry) waits here for up to `deferMs`:
+ * - `received(device, upTo)`: the device acknowledged its copies ≤ upTo. Once
+ *   every copy of a batch is acknowledged, its `stored` promise resolves, as a
+ *   commit would: ARCHITECTURE §4 accepts "acknowledged by the recipient
+ *   device" in place of "durably in the inbox". The write stays parked.
+ * - `drop(device, upTo)` (the inbox delete, which the session issues only
+ *   after the "delivered" receipts for those copies were stored or acked in
+ *   turn): the copies are removed; a batch with no copy left is never written.
+ *   Its de-duplication key is remembered in memory (`DEFAULT_ELIDED_KEYS`
+ *   most recent), so a retransmission is still answered as a duplicate.
+ * - Its deadline passes, or anything needs the store to be complete (a read
+ *   waits for `allSettled`, an append that is not deferred, closing): the
+ *   parked batches go to the writer in id order with the copies still wanted.
+ *
+ * Order: parked batches leave in the order their ids were assigned, and an
+ * append that is not deferred first sends every parked one ahead of it, so
+ * the writer still commits each device's entries in id order. Copies dropped
+ * before they were written leave gaps in the ids, as failed appends do.
+ *
+ * What a crash loses that a commit would have kept: nothing a device has not
+ * acknowledged (unacknowledged copies are written by the deadline, and their
+ * `sent` waits for that commit). A message acknowledged by its device but not
+ * yet dropped is not in the inbox after a crash, so the "delivered" receipt
+ * that the session would have made from it may be lost if it was itself still
+ * parked (the window between the recipient's ack and the sender's ack of the
+ * receipt, at most `deferMs`). Its de-duplication key is lost too: a sender
+ * that never got `sent` retransmits, and the device drops the repeat as it
+ * does after any crash (protocol/README.md).
+ */
+import type { AppendResult, DeviceAddress, InboxBatch } from '../types.ts';
+import { encodeInboxId } from './inbox-id.ts';
+
+/** Most de-duplication keys of never-written batches kept in memory. */
+export const DEFAULT_ELIDED_KEYS = 100_000;
+/** See DeferredAppends `holdMs`. */
+export const DEFAULT_HOLD_MS = 5_000;
+/** Most batches parked at once; past it the oldest go to the writer early. */
+export const MAX_PARKED = 50_000;
+
+/** An append as the writer takes it: copy i gets id `firstId + i`; copies in `skip` are not written (still in the result). */
+export interface ParkedWrite {
+  readonly op: 'append';
+  readonly batch: InboxBatch;
+  readonly firstId: number;
+  readonly skip?: readonly number[];
+}
+
+interface Parked {
+  readonly batch: InboxBatch;
+  readonly firstId: number;
+  /** Written at this time unless every copy was acknowledged by then. */
+  readonly deadline: number;
+  /** Once every copy is acknowledged: written at this time unless dropped by then (see `holdMs`). */
+  holdDeadline: number;
+  /** Copies whose device has not acknowledged them yet. */
+  unreceived: number;
+  /** Copies not dropped (written if the batch is flushed). */
+  live: number;
+  /** Per copy: dropped before it was written. */
+  readonly dropped: boolean[];
+  /** parked → flushed (went to the writer) or elided (no copy left, never written). */
+  phase: 'parked' | 'flushed' | 'elided';
+  /** The caller's promise has settled (received, or the write's outcome). */
+  settled: boolean;
+  readonly resolve: (r: AppendResult) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** A copy of a parked batch, queued per recipient device in id order. */
+interface Slot {
+  readonly p: Parked;
+  readonly i: number;
+  readonly id: number;
+}
+
+interface DeviceSlots {
+  readonly slots: Slot[];
+  /** First slot not yet dropped. */
+  head: number;
+  /** First slot not yet received. */
+  recv: number;
+}
+
+/** Where flushed batches go (the store's write queue); returns the commit's promise. */
+export type FlushTo = (write: ParkedWrite) => Promise<AppendResult>;
+
+export const deviceKey = (userId: string, deviceId: number): string => `${userId}\u0000${deviceId}`;
+
+/** What is kept of a batch never written: enough to answer a retransmission. */
+interface Elided {
+  readonly sender: DeviceAddress;
+  readonly clientMessageId: string;
+  readonly serverTimestamp: number;
+  readonly firstId: number;
+  readonly recipients: readonly DeviceAddress[];
+}
+
+/**
+ * A map by de-duplication key (sender user, sender device, client message
+ * id), nested so that a lookup builds no key string.
+ */
+class SenderKeyed<V> {
+  private readonly users = new Map<string, Map<number, Map<string, V>>>();
+
+  get(k: { readonly sender: DeviceAddress; readonly clientMessageId: string }): V | undefined {
+    return this.users.get(k.sender.userId)?.get(k.sender.deviceId)?.get(k.clientMessageId);
+  }
+
+  set(k: { readonly sender: DeviceAddress; readonly clientMessageId: string }, v: V): void {
+    let devices = this.users.get(k.sender.userId);
+    if (devices === undefined) this.users.set(k.sender.userId, (devices = new Map()));
+    let ids = devices.get(k.sender.deviceId);
+    if (ids === undefined) devices.set(k.sender.deviceId, (ids = new Map()));
+    ids.set(k.clientMessageId, v);
+  }
+
+  delete(k: { readonly sender: DeviceAddress; readonly clientMessageId: string }): void {
+    const devices = this.users.get(k.sender.userId);
+    const ids = devices?.get(k.sender.deviceId);
+    if (ids === undefined || !ids.delete(k.clientMessageId) || ids.size > 0) return;
+    devices!.delete(k.sender.deviceId);
+    if (devices!.size === 0) this.users.delete(k.sender.userId);
+  }
+}
+
+export class DeferredAppends {
+  /** Every parked batch, in id order (flushAll). */
+  private readonly fifo: Parked[] = [];
+  private fifoHead = 0;
+  /** Parked batches by `deadline` (park order); stale ones (received, flushed, elided) are skipped. */
+  private readonly waiting: Parked[] = [];
+  private waitingHead = 0;
+  /** Acknowledged batches by `holdDeadline`; stale ones (flushed, elided) are skipped. */
+  private readonly held: Parked[] = [];
+  private heldHead = 0;
+  private readonly byDevice = new Map<string, DeviceSlots>();
+  /** Parked (not yet flushed) batches by de-duplication key. */
+  private readonly parkedKeys = new SenderKeyed<{ readonly p: Parked; readonly promise: Promise<AppendResult> }>();
+  /** Batches never written, by de-duplication key. */
+  private readonly elided = new SenderKeyed<Elided>();
+  /**
+   * `elided` in insertion order, as a ring: the next insert evicts the one
+   * under `ringPos`. (Not a Map's first key: after many deletes V8 walks every
+   * deleted slot at the front of a Map to find it.)
+   */
+  private readonly ring: (Elided | undefined)[];
+  private ringPos = 0;
+  private parkedCount = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  /**
+   * @param deferMs how long a deferred append waits for its devices' acks before it is written
+   * @param flushTo hands a batch to the writer
+   * @param now monotonic clock (ms)
+   */
+  /**
+   * @param holdMs how long a batch whose every copy was acknowledged waits for
+   *   the deletes (`drop`) before it is written after all (they come once its
+   *   receipts are safe; if they never come, e.g. a receipt could not be stored,
+   *   the entries must stay in the inbox and come again)
+   */
+  constructor(
+    readonly deferMs: number,
+    private readonly flushTo: FlushTo,
+    private readonly holdMs = DEFAULT_HOLD_MS,
+    private readonly elidedKeys = DEFAULT_ELIDED_KEYS,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.ring = new Array<Elided | undefined>(elidedKeys).fill(undefined);
+  }
+
+  /** Batches parked and not yet flushed or elided. */
+  get size(): number {
+    return this.parkedCount;
+  }
+
+  /**
+   * The original result of a batch with this key that is parked or was never
+   * written, as a duplicate; undefined when neither (the writer looks further).
+   */
+  duplicateOf(batch: InboxBatch): Promise<AppendResult> | undefined {
+    const parked = this.parkedKeys.get(batch);
+    if (parked !== undefined) return parked.promise.then(asDuplicate);
+    const e = this.elided.get(batch);
+    if (e === undefined) return undefined;
+    const copies = e.recipients.map((r, i) => ({ recipient: { userId: r.userId, deviceId: r.deviceId }, id: encodeInboxId(e.firstId + i) }));
+    return Promise.resolve({ duplicate: true, serverTimestamp: e.serverTimestamp, copies });
+  }
+
+  /** Parks a checked batch whose ids start at `firstId`; resolves when every copy is acknowledged or committed. */
+  park(batch: InboxBatch, firstId: number): Promise<AppendResult> {
+    let resolve!: (r: AppendResult) => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<AppendResult>((res, rej) => { resolve = res; reject = rej; });
+    const n = batch.copies.length;
+    const p: Parked = {
+      batch, firstId, deadline: this.now() + this.deferMs, holdDeadline: Infinity, unreceived: n, live: n,
+      dropped: new Array<boolean>(n).fill(false), phase: 'parked', settled: false, resolve, reject,
+    };
+    this.fifo.push(p);
+    this.waiting.push(p);
+    this.parkedKeys.set(batch, { p, promise });
+    this.parkedCount++;
+    for (let i = 0; i < n; i++) {
+      const { userId, deviceId } = batch.copies[i]!.recipient;
+      const k = deviceKey(userId, deviceId);
+      let d = this.byDevice.get(k);
+      if (d === undefined) this.byDevice.set(k, (d = { slots: [], head: 0, recv: 0 }));
+      d.slots.push({ p, i, id: firstId + i });
+    }
+    if (this.parkedCount > MAX_PARKED) this.flushWhile(() => this.parkedCount > MAX_PARKED);
+    this.arm();
+    return promise;
+  }
+
+  /** The device acknowledged its copies with ids ≤ upTo: batches with every copy acknowledged settle. */
+  received(userId: string, deviceId: number, upTo: number): void {
+    const d = this.byDevice.get(deviceKey(userId, deviceId));
+    if (d === undefined) return;
+    while (d.recv < d.slots.length && d.slots[d.recv]!.id <= upTo) {
+      const { p } = d.slots[d.recv++]!;
+      if (--p.unreceived > 0) continue;
+      if (p.phase === 'parked') {
+        p.holdDeadline = this.now() + this.holdMs;
+        this.held.push(p);
+        this.arm();
+      }
+      if (!p.settled) {
+        p.settled = true;
+        p.resolve(resultOf(p));
+      }
+    }
+  }
+
+  /**
+   * The device's copies with ids ≤ upTo are deleted (an ack): parked ones are
+   * never written. Also counts as `received`.
+   */
+  drop(userId: string, deviceId: number, upTo: number): void {
+    const k = deviceKey(userId, deviceId);
+    const d = this.byDevice.get(k);
+    if (d === undefined) return;
+    this.received(userId, deviceId, upTo);
+    while (d.head < d.slots.length && d.slots[d.head]!.id <= upTo) {
+      const { p, i } = d.slots[d.head++]!;
+      if (p.phase !== 'parked') continue; // written already: the store's range delete removes it
+      p.dropped[i] = true;
+      if (--p.live === 0) this.elide(p);
+    }
+    this.trim(k, d);
+  }
+
+  /** Forgets a device's leading slots whose batches left (written or elided); the device itself once none is left. */
+  private trim(k: string, d: DeviceSlots): void {
+    while (d.head < d.slots.length && d.slots[d.head]!.p.phase !== 'parked') d.head++;
+    if (d.recv < d.head) d.recv = d.head;
+    if (d.head === d.slots.length) this.byDevice.delete(k);
+    else if (d.head > 1024 && d.head * 2 > d.slots.length) {
+      d.slots.splice(0, d.head);
+      d.recv -= d.head;
+      d.head = 0;
+    }
+  }
+
+  /** Sends every parked batch to the writer now (in id order). */
+  flushAll(): void {
+    this.flushWhile(() => true);
+  }
+
+  /** Stops the deadline timer (the store is closing: flushAll first). */
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private elide(p: Parked): void {
+    p.phase = 'elided';
+    this.parkedKeys.delete(p.batch);
+    this.parkedCount--;
+    const { sender, clientMessageId, serverTimestamp, copies } = p.batch;
+    const e: Elided = { sender, clientMessageId, serverTimestamp, firstId: p.firstId, recipients: copies.map((c) => c.recipient) };
+    const evicted = this.ring[this.ringPos];
+    if (evicted !== undefined) this.elided.delete(evicted);
+    this.ring[this.ringPos] = e;
+    this.ringPos = (this.ringPos + 1) % this.elidedKeys;
+    this.elided.set(p.batch, e);
+    if (!p.settled) {
+      p.settled = true;
+      p.resolve(resultOf(p));
+    }
+  }
+
+  /** Flushes parked batches from the oldest while `more()` holds. */
+  private flushWhile(more: () => boolean): void {
+    while (this.fifoHead < this.fifo.length && more()) {
+      const p = this.fifo[this.fifoHead++]!;
+      if (p.phase === 'parked') this.flush(p);
+    }
+    this.compact();
+  }
+
+  /** Writes what is due: unacknowledged batches past `deadline` (in id order), acknowledged ones past `holdDeadline`. */
+  private flushDue(): void {
+    const now = this.now();
+    for (;;) {
+      const p = this.waiting[this.waitingHead];
+      if (p === undefined) break;
+      if (p.phase === 'parked' && p.unreceived > 0) {
+        if (p.deadline > now) break;
+        this.flush(p);
+      }
+      this.waitingHead++;
+    }
+    for (;;) {
+      const p = this.held[this.heldHead];
+      if (p === undefined) break;
+      if (p.phase === 'parked') {
+        if (p.holdDeadline > now) break;
+        this.flush(p);
+      }
+      this.heldHead++;
+    }
+    this.compact();
+  }
+
+  /** Drops the consumed fronts of the queues. */
+  private compact(): void {
+    while (this.fifoHead < this.fifo.length && this.fifo[this.fifoHead]!.phase !== 'parked') this.fifoHead++;
+    this.fifoHead = shrink(this.fifo, this.fifoHead);
+    while (this.waitingHead < this.waiting.length && (this.waiting[this.waitingHead]!.phase !== 'parked' || this.waiting[this.waitingHead]!.unreceived === 0)) this.waitingHead++;
+    this.waitingHead = shrink(this.waiting, this.waitingHead);
+    while (this.heldHead < this.held.length && this.held[this.heldHead]!.phase !== 'parked') this.heldHead++;
+    this.heldHead = shrink(this.held, this.heldHead);
+  }
+
+  private flush(p: Parked): void {
+    p.phase = 'flushed';
+    this.parkedKeys.delete(p.batch);
+    this.parkedCount--;
+    for (const c of p.batch.copies) {
+      const k = deviceKey(c.recipient.userId, c.recipient.deviceId);
+      const d = this.byDevice.get(k);
+      if (d !== undefined) this.trim(k, d);
+    }
+    const skip: number[] = [];
+    for (let i = 0; i < p.dropped.length; i++) if (p.dropped[i]) skip.push(i);
+    const committed = this.flushTo(skip.length === 0 ? { op: 'append', batch: p.batch, firstId: p.firstId } : { op: 'append', batch: p.batch, firstId: p.firstId, skip });
+    committed.then(
+      (r) => {
+        if (p.settled) return;
+        p.settled = true;
+        p.resolve(r);
+      },
+      (err: unknown) => {
+        // A batch its devices acknowledged already has settled: they have it; only its write failed.
+        if (p.settled) return;
+        p.settled = true;
+        p.reject(err);
+      },
+    );
+  }
+
+  /** Keeps one timer, for the earliest deadline of the queues' fronts. */
+  private arm(): void {
+    if (this.timer !== undefined) return;
+    this.compact();
+    const due = Math.min(this.waiting[this.waitingHead]?.deadline ?? Infinity, this.held[this.heldHead]?.holdDeadline ?? Infinity);
+    if (due === Infinity) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flushDue();
+      this.arm();
+    }, Math.max(0, due - this.now()));
+    this.timer.unref();
+  }
+}
+
+/** Removes `array[0, head)` when it is all of the array or a large part; returns the new head. */
+function shrink<T>(array: T[], head: number): number {
+  if (head === array.length) {
+    array.length = 0;
+    return 0;
+  }
+  if (head > 1024 && head * 2 > array.length) {
+    array.splice(0, head);
+    return 0;
+  }
+  return head;
+}
+
+function resultOf(p: Parked): AppendResult {
+  const copies = p.batch.copies.map((c, i) => ({ recipient: { userId: c.recipient.userId, deviceId: c.recipient.deviceId }, id: encodeInboxId(p.firstId + i) }));
+  return { duplicate: false, serverTimestamp: p.batch.serverTimestamp, copies };
+}
+
+function asDuplicate(r: AppendResult): AppendResult {
+  return { ...r, duplicate: true };
+}
