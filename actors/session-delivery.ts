@@ -45,7 +45,7 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
     if (ids === undefined) state.delivered.set(e.sender.userId, (ids = []));
     ids.push(e.clientMessageId);
   }
-  if (state.delivered.size === 0) commitAck(state);
+  if (state.delivered.size === 0) commitAck(state, []);
   else if (state.receiptTimer === undefined) {
     const self = ctx.self;
     state.receiptTimer = setTimeout(() => send(self, { t: 'flush-receipts' }), services.settings.receiptFlushMs);
@@ -54,35 +54,47 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
   if (state.moreAvailable) pump(state, ctx);
 }
 
-/** Enqueues the deletion of everything acked so far (several writers: exactly those ids), behind any receipt already enqueued. */
-function commitAck(state: SessionState): void {
+/**
+ * Enqueues the deletion of everything acked so far (several writers: exactly
+ * those ids), once `receipts` (the "delivered" receipts of those messages,
+ * session-store.ts storeReceipt) are safe.
+ */
+function commitAck(state: SessionState, receipts: readonly Promise<void>[]): void {
   const mw = state.mw;
   if (mw !== undefined) {
     if (mw.toDelete.length === 0) return;
     const ids = mw.toDelete;
     mw.toDelete = [];
-    enqueueInboxDelete(state, 'session.ack_failed', () => mw.inbox.ackIds(state.device, ids, mw.cursor));
+    enqueueInboxDelete(state, 'session.ack_failed', () => mw.inbox.ackIds(state.device, ids, mw.cursor), receipts);
     return;
   }
   const upTo = state.pendingAck;
   if (upTo === undefined) return;
   state.pendingAck = undefined;
-  enqueueInboxDelete(state, 'session.ack_failed', () => state.services.inbox.ack(state.device, upTo));
+  enqueueInboxDelete(state, 'session.ack_failed', () => state.services.inbox.ack(state.device, upTo), receipts);
 }
 
 /**
- * Enqueues an inbox delete (or cursor move) on the session's write chain.
- * Skipped once a receipt was lost (the acked messages must come back: see
- * session-store.ts receiptFailed). A failure is not fatal: the entries stay,
- * are delivered again later and dropped by the client.
+ * Enqueues an inbox delete (or cursor move) on the session's write chain,
+ * to run once `after` settled (without holding the session's later writes:
+ * a deferred receipt may wait for its devices' ack). Skipped once a receipt
+ * was lost (the acked messages must come back: see session-store.ts
+ * receiptFailed). A failure is not fatal: the entries stay, are delivered
+ * again later and dropped by the client.
  */
-function enqueueInboxDelete(state: SessionState, failedEvent: string, write: () => Promise<void>): void {
+function enqueueInboxDelete(state: SessionState, failedEvent: string, write: () => Promise<void>, after: readonly Promise<void>[] = []): void {
   const { services, device } = state;
-  inOrder(state, () => {
+  const run = (): void => {
     if (state.receiptLost) return;
     write().catch((err: unknown) => {
       services.log.warn({ event: failedEvent, user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
     });
+  };
+  inOrder(state, () => {
+    if (after.length === 0) return run();
+    const waiting = Promise.all(after).then(run);
+    state.waitingDeletes.add(waiting);
+    void waiting.then(() => state.waitingDeletes.delete(waiting));
   });
 }
 
@@ -91,11 +103,12 @@ export function flushDelivered(state: SessionState, ctx: ActorContext<SessionPro
   clearTimeout(state.receiptTimer);
   state.receiptTimer = undefined;
   const max = state.services.limits.maxIdsPerReceipt;
+  const receipts: Promise<void>[] = [];
   for (const [to, ids] of state.delivered) {
-    for (let i = 0; i < ids.length; i += max) storeReceipt(state, ctx, to, ReceiptStatus.Delivered, ids.slice(i, i + max), undefined);
+    for (let i = 0; i < ids.length; i += max) receipts.push(storeReceipt(state, ctx, to, ReceiptStatus.Delivered, ids.slice(i, i + max), undefined));
   }
   state.delivered.clear();
-  commitAck(state);
+  commitAck(state, receipts);
 }
 
 export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev?: InboxEntryId, early?: EarlyNotice): void {

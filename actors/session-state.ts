@@ -64,6 +64,8 @@ export interface SessionState {
   sendChain: Promise<void>;
   /** Steps chained on `sendChain` and not finished; 0 = the next step may run at once. */
   chainPending: number;
+  /** Inbox deletes enqueued on the chain and waiting for their receipts to be safe (outside the chain: session-delivery.ts). */
+  readonly waitingDeletes: Set<Promise<void>>;
   /** The first send that failed with a retryable store error; later sends wait for its resend. */
   readonly gate: { blockedOn: string | undefined };
   /** Message ids acked by this device and not yet reported "delivered", per original sender user. */

@@ -25,40 +25,56 @@ const RECEIPT_RETRY_MS = 100;
  * notifies the online ones. A read receipt (`rid`) is the client's request:
  * a failure goes back to it, and it retries. A "delivered" receipt is the
  * server's own: retried here on retryable failures (same dedup key).
+ *
+ * Returns a promise that settles (never rejects) once the receipt is safe
+ * (stored, or acknowledged by its devices) or given up (receiptFailed): the
+ * inbox delete of the messages it reports waits for it. The session's later
+ * writes wait only until it is enqueued when the store keeps their order
+ * itself (InboxStore.early, pipelined: a receipt to online devices may then
+ * wait for their ack, a round trip to them), else until it is settled.
  */
-export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined): void {
+export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined): Promise<void> {
   const self = ctx.self;
   const clientMessageId = `rcpt.${randomUUID()}`;
-  inOrder(state, async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // A retry may follow an attempt that was stored after all (e.g. a timeout): it looks its key up.
-        await storeReceiptOnce(state, self, to, status, messageIds, rid, clientMessageId, attempt > 1);
-        return;
-      } catch (error) {
-        if (rid === undefined && attempt < RECEIPT_ATTEMPTS && isParleyError(error) && error.retryable) {
-          const { device, services } = state;
-          services.log.warn({ event: 'session.receipt_retry', user: device.userId, device: device.deviceId, attempt, code: error.code }, 'delivered receipt not stored yet; retrying');
-          await new Promise((resolve) => setTimeout(resolve, RECEIPT_RETRY_MS * 2 ** (attempt - 1)));
-          continue;
-        }
-        // Caught here: a rejection would end the node process and leave the chain rejected.
-        receiptFailed(state, self, rid, error);
-        return;
-      }
+  let done!: () => void;
+  const safe = new Promise<void>((resolve) => { done = resolve; });
+  const retryOrGiveUp = async (error: unknown, attempt: number): Promise<void> => {
+    if (rid === undefined && attempt < RECEIPT_ATTEMPTS && isParleyError(error) && error.retryable) {
+      const { device, services } = state;
+      services.log.warn({ event: 'session.receipt_retry', user: device.userId, device: device.deviceId, attempt, code: error.code }, 'delivered receipt not stored yet; retrying');
+      await new Promise((resolve) => setTimeout(resolve, RECEIPT_RETRY_MS * 2 ** (attempt - 1)));
+      // A retry may follow an attempt that was stored after all (e.g. a timeout): it looks its key up.
+      tryStore(attempt + 1);
+      return;
     }
+    receiptFailed(state, self, rid, error);
+    done();
+  };
+  const tryStore = (attempt: number): void => inOrder(state, async () => {
+    let outcome: Promise<void>;
+    try {
+      const { settled } = await enqueueReceipt(state, self, to, status, messageIds, rid, clientMessageId, attempt > 1);
+      outcome = settled.then(done, (error: unknown) => retryOrGiveUp(error, attempt));
+    } catch (error) {
+      // Caught here: a rejection would end the node process and leave the chain rejected.
+      outcome = retryOrGiveUp(error, attempt);
+    }
+    if (state.services.inbox.early === undefined) await outcome;
   });
+  tryStore(1);
+  return safe;
 }
 
-async function storeReceiptOnce(
+/** Enqueues one attempt at a receipt; `settled` follows its outcome. */
+async function enqueueReceipt(
   state: SessionState, self: SessionRef, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined,
   clientMessageId: string, resend: boolean,
-): Promise<void> {
+): Promise<{ settled: Promise<void> }> {
   const { services, device } = state;
   const devices = await services.directory.devicesOf(to);
   if (devices.length === 0) {
     if (rid !== undefined) send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', rid, `unknown user ${to}`) });
-    return;
+    return { settled: Promise.resolve() };
   }
   const serverTimestamp = services.now();
   const payload = encodeStoredReceipt({ status, messageIds });
@@ -67,8 +83,12 @@ async function storeReceiptOnce(
     copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
   };
   // Early, a receipt may go at once unless it could overtake the `sent` of one of its messages (session-early.ts).
-  await appendAndNotify(state, batch, { push: false, ...(resend ? {} : { receiptFor: messageIds }) }, true);
-  if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
+  const stored = appendAndNotify(state, batch, { push: false, ...(resend ? {} : { receiptFor: messageIds }) }, true);
+  return {
+    settled: stored.then(() => {
+      if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
+    }),
+  };
 }
 
 /**

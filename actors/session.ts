@@ -65,7 +65,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       window: new DeliveryWindow<InboxEntry>(services.settings.deliveryWindow),
       readCursor: INBOX_CURSOR_START, reading: false, moreAvailable: true, generation: 0,
       early: services.inbox.early === undefined ? undefined : newEarlyState(),
-      sendChain: Promise.resolve(), chainPending: 0, gate: { blockedOn: undefined },
+      sendChain: Promise.resolve(), chainPending: 0, waitingDeletes: new Set(), gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
       mw: services.inbox.multiWriter === undefined ? undefined : newMultiWriterState(services.inbox.multiWriter, services.now()),
       lastSentTo: new Map(), receiptLost: false,
@@ -174,8 +174,10 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
     const lastSeen = services.accounts.setLastSeen(device.userId, services.now()).catch((err: unknown) => {
       services.log.warn({ event: 'session.last_seen_failed', user: device.userId, device: device.deviceId, code: (err as { code?: string }).code });
     });
-    // The receipts and deletes just flushed wait in the write chain: the node closes its stores after them.
-    const last = Promise.allSettled(state.chainPending > 0 ? [state.sendChain, lastSeen] : [lastSeen]);
+    // The receipts and deletes just flushed wait in the write chain (a delete then maybe for its
+    // receipts, outside it): the node closes its stores after them.
+    const last = Promise.allSettled([...(state.chainPending > 0 ? [state.sendChain] : []), lastSeen])
+      .then(() => Promise.allSettled([...state.waitingDeletes]));
     services.finalWrites.add(last);
     void last.then(() => services.finalWrites.delete(last));
   },
@@ -284,7 +286,7 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
 function onReadReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, frame: ReceiptFrame): void {
   // "delivered" goes before "read" for the same messages: flush the coalesced ones first.
   if (state.delivered.size > 0) flushDelivered(state, ctx);
-  storeReceipt(state, ctx, frame.to, frame.status, frame.messageIds, frame.rid);
+  void storeReceipt(state, ctx, frame.to, frame.status, frame.messageIds, frame.rid);
 }
 
 function isNameLost(reason: unknown): boolean {

@@ -130,6 +130,8 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
         if (cluster !== undefined) await cluster.stop();
         else await system.stop();
         unsubscribe();
+        // No device is left to ack a deferred append: write them, and any the terminating sessions make, at once.
+        stores.inbox.early?.stopDeferring();
         // The last receipts, inbox deletes and last-seen writes of terminating sessions reach the stores before they close.
         await new Promise((resolve) => setImmediate(resolve));
         const bound = new Promise<'timeout'>((resolve) => setTimeout(resolve, FINAL_WRITES_MS, 'timeout').unref());

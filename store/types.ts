@@ -313,6 +313,8 @@ export interface EarlyIds {
    * device has not acknowledged).
    */
   allSettled(): Promise<void>;
+  /** Writes deferred appends now and every later one at once (the node is stopping: no device will ack). */
+  stopDeferring(): void;
 }
 
 /**

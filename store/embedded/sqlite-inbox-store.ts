@@ -105,7 +105,7 @@ export class SqliteInboxStore implements InboxStore {
   /** The latest append's promise (appends settle in call order). */
   private lastAppend: Promise<unknown> = Promise.resolve();
   /** Appends waiting for their devices' acks before they are written (deferMs > 0 with the writer thread). */
-  private readonly deferred: DeferredAppends | undefined;
+  private deferred: DeferredAppends | undefined;
   /** Ids at open: every entry stored before then has an id ≤ this. */
   private readonly idsAtOpen: number;
   /** Per device (deviceKey): the highest id written since the last delete that covered every id written before it. */
@@ -156,6 +156,7 @@ export class SqliteInboxStore implements InboxStore {
           this.deferred?.flushAll();
           return this.lastAppend.then(noop, noop);
         },
+        stopDeferring: () => this.flushDeferred(),
       }
       : undefined;
     this.stmt = {
@@ -178,10 +179,11 @@ export class SqliteInboxStore implements InboxStore {
     return this.appendEarly(batch, false).stored;
   }
 
-  /** Writes parked appends now and stops their timer (the store is closing). */
+  /** Writes parked appends now; later appends are written at once (the node stops, or the store closes). */
   flushDeferred(): void {
     this.deferred?.flushAll();
     this.deferred?.stop();
+    this.deferred = undefined;
   }
 
   /** Checks the batch, assigns its ids and parks (`defer`) or enqueues it (EarlyIds.append). */

@@ -280,3 +280,32 @@ test('deferred writes - a parked message goes to the disk ahead of a later one t
     assert.equal(rowsFor(t.dataDir, m.messageId).entries, 1, 'written with (before) the append that was not deferred');
     assert.equal(rowsFor(t.dataDir, second.messageId).entries, 1);
   }, DEFER_LONG));
+
+test('deferred writes - a receipt waiting for its device\'s ack holds back neither the session\'s later sends nor anything else it writes', { timeout: 30_000 }, async () => {
+  const t = await startTestNode({ config: DEFER_LONG });
+  const appends = watchAppends(t);
+  const relay = new FrameRelay(t.url);
+  try {
+    // Alice never sees (so never acks) a receipt: it stays parked, waiting for her ack.
+    relay.onServerFrame = (f) => (f.kind === FrameKind.ReceiptNotice ? { replaceWith: { kind: FrameKind.Pong, rid: 0 } } : 'forward');
+    const alice = await registerClient(await relay.start());
+    const bob = await registerClient(t.url);
+    const carol = await registerClient(t.url);
+    const bobInbox = bob.client.messages()[Symbol.asyncIterator]();
+    const carolInbox = carol.client.messages()[Symbol.asyncIterator]();
+
+    const receiptAppended = once(appends, 'receipt');
+    const sending = alice.client.send(bob.credentials.userId, text('hi bob')); // confirmed by bob's ack
+    (await next(bobInbox)).ack();
+    await sending;
+    await receiptAppended; // bob's session made the receipt; it waits for alice's ack
+
+    const reply = bob.client.send(carol.credentials.userId, text('hi carol'));
+    (await next(carolInbox)).ack();
+    await reply; // not held behind the receipt in bob's write chain
+    assert.equal(rowsFor(t.dataDir, 'none').receiptKeys, 0, 'the receipt was still parked (never written) when the send completed');
+  } finally {
+    await relay.stop();
+    await t.stop();
+  }
+});
