@@ -4,7 +4,8 @@
  * - `ParleyClient.register(...)` creates an account and its first device;
  *   `ParleyClient.login(...)` logs an existing device in. Both prove possession
  *   of the identity key by signing the server's nonce.
- * - `send` resolves when the server says `sent` (the message is durable). A
+ * - `send` resolves when the server says `sent` (the message is durable, or
+ *   every recipient device has it: to an online device that may be after its ack). A
  *   send survives reconnects: it is retried with the same message id until the
  *   server answers. Every retransmission carries `resend: true` (the first
  *   transmission does not), which tells the server to de-duplicate it.

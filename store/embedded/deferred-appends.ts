@@ -154,6 +154,7 @@ export class DeferredAppends {
   private ringPos = 0;
   private parkedCount = 0;
   private timer: NodeJS.Timeout | undefined;
+  private timerDue = Infinity;
 
   /**
    * @param deferMs how long a deferred append waits for its devices' acks before it is written
@@ -359,7 +360,7 @@ export class DeferredAppends {
         p.resolve(r);
       },
       (err: unknown) => {
-        // A batch its devices acknowledged already has settled: they have it; only its write failed.
+        // Settled already (its devices acknowledged it before it went to the writer): they have it; only the write failed.
         if (p.settled) return;
         p.settled = true;
         p.reject(err);
@@ -367,12 +368,16 @@ export class DeferredAppends {
     );
   }
 
-  /** Keeps one timer, for the earliest deadline of the queues' fronts. */
+  /** Keeps one timer, for the earliest deadline of the queues' fronts (`held` may come due before `waiting` when holdMs < deferMs). */
   private arm(): void {
-    if (this.timer !== undefined) return;
-    this.compact();
     const due = Math.min(this.waiting[this.waitingHead]?.deadline ?? Infinity, this.held[this.heldHead]?.holdDeadline ?? Infinity);
+    if (this.timer !== undefined) {
+      if (due >= this.timerDue) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = undefined;
     if (due === Infinity) return;
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flushDue();
