@@ -296,10 +296,10 @@ export interface EarlyIds {
    * `defer`: every recipient device is online and being given its copy, so
    * the store may hold the write for a while (the embedded store: its
    * `deferMs`) and skip it if the devices acknowledge their copies first
-   * (`received`, then `ack`). `stored` then settles when every copy was
-   * acknowledged by its device while the write was held, or when the write
-   * (made by then) committed (ARCHITECTURE §4: either makes the send safe),
-   * possibly before appends called earlier.
+   * (`received`, then `ack`). `stored` then settles when every copy is
+   * acknowledged by its device or the write (if made by then) committed
+   * (ARCHITECTURE §4: either makes the send safe), possibly before appends
+   * called earlier.
    */
   append(batch: InboxBatch, options?: { readonly defer?: boolean }): { readonly ids: readonly InboxEntryId[]; readonly stored: Promise<AppendResult> };
   /**

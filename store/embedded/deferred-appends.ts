@@ -37,8 +37,14 @@
 import type { AppendResult, DeviceAddress, InboxBatch } from '../types.ts';
 import { encodeInboxId } from './inbox-id.ts';
 
-/** Most de-duplication keys of never-written batches kept in memory. */
-export const DEFAULT_ELIDED_KEYS = 100_000;
+/**
+ * Most de-duplication keys of never-written batches kept in memory. A
+ * retransmission of an older one is stored and delivered again, and the
+ * device drops the repeat (protocol/README.md). 100,000 cost the event loop
+ * GC pauses that multiplied the p99 at 5,000 msg/s (BENCHMARKS.md); writing
+ * the keys to the database instead cost a third of a core at that rate.
+ */
+export const DEFAULT_ELIDED_KEYS = 10_000;
 /** See DeferredAppends `holdMs`. */
 export const DEFAULT_HOLD_MS = 5_000;
 /** Most batches parked at once; past it the oldest go to the writer early. */
@@ -82,9 +88,9 @@ interface Slot {
 
 interface DeviceSlots {
   readonly slots: Slot[];
-  /** First slot not yet dropped. */
+  /** First slot not yet dropped (the slots before it are no longer parked). */
   head: number;
-  /** First slot not yet received. */
+  /** First slot not yet received (the slots before it are received or their batch settled). */
   recv: number;
 }
 
@@ -258,15 +264,29 @@ export class DeferredAppends {
     this.trim(k, d);
   }
 
-  /** Forgets a device's leading slots whose batches left (written or elided); the device itself once none is left. */
+  /**
+   * Forgets a device's leading slots nothing needs any more: `drop` needs a
+   * slot while its batch is parked, `received` while its batch has not
+   * settled (a batch that went to the writer still settles on the device's
+   * ack, before its commit). The device itself goes once none is left.
+   */
   private trim(k: string, d: DeviceSlots): void {
     while (d.head < d.slots.length && d.slots[d.head]!.p.phase !== 'parked') d.head++;
-    if (d.recv < d.head) d.recv = d.head;
-    if (d.head === d.slots.length) this.byDevice.delete(k);
-    else if (d.head > 1024 && d.head * 2 > d.slots.length) {
-      d.slots.splice(0, d.head);
-      d.recv -= d.head;
-      d.head = 0;
+    while (d.recv < d.slots.length && d.slots[d.recv]!.p.settled) d.recv++;
+    const done = Math.min(d.head, d.recv);
+    if (done === d.slots.length) this.byDevice.delete(k);
+    else if (done > 1024 && done * 2 > d.slots.length) {
+      d.slots.splice(0, done);
+      d.head -= done;
+      d.recv -= done;
+    }
+  }
+
+  private trimCopies(p: Parked): void {
+    for (const c of p.batch.copies) {
+      const k = deviceKey(c.recipient.userId, c.recipient.deviceId);
+      const d = this.byDevice.get(k);
+      if (d !== undefined) this.trim(k, d);
     }
   }
 
@@ -345,11 +365,7 @@ export class DeferredAppends {
     p.phase = 'flushed';
     this.parkedKeys.delete(p.batch);
     this.parkedCount--;
-    for (const c of p.batch.copies) {
-      const k = deviceKey(c.recipient.userId, c.recipient.deviceId);
-      const d = this.byDevice.get(k);
-      if (d !== undefined) this.trim(k, d);
-    }
+    this.trimCopies(p);
     const skip: number[] = [];
     for (let i = 0; i < p.dropped.length; i++) if (p.dropped[i]) skip.push(i);
     const committed = this.flushTo(skip.length === 0 ? { op: 'append', batch: p.batch, firstId: p.firstId } : { op: 'append', batch: p.batch, firstId: p.firstId, skip });
@@ -358,12 +374,14 @@ export class DeferredAppends {
         if (p.settled) return;
         p.settled = true;
         p.resolve(r);
+        this.trimCopies(p);
       },
       (err: unknown) => {
-        // Settled already (its devices acknowledged it before it went to the writer): they have it; only the write failed.
+        // Settled already (its devices acknowledged it): they have it; only the write failed.
         if (p.settled) return;
         p.settled = true;
         p.reject(err);
+        this.trimCopies(p);
       },
     );
   }

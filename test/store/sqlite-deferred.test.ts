@@ -364,3 +364,30 @@ test('deferred append: a batch nobody acknowledges is written by its own deadlin
     await stores.close();
   }
 });
+
+test('deferred append: a batch sent to the writer ahead of a non-deferred append still settles when its device acknowledges it', LIMIT, async () => {
+  const file = nextFile();
+  const stores = await openEmbeddedStores({ path: file, deferMs: 60_000, busyTimeoutMs: 60_000 });
+  const lock = new Database(file);
+  let locked = false;
+  try {
+    const early = earlyOf(stores);
+    const s = device(newUserId(), 1);
+    const da = device(newUserId(), 1);
+    const db = device(newUserId(), 1);
+    lock.exec('BEGIN IMMEDIATE');
+    locked = true;
+    const a = early.append(batch(s, 'deferred', [da]), { defer: true });
+    const aState = track(a.stored);
+    const b = early.append(batch(s, 'plain', [db])); // sends A to the writer ahead of it; neither can commit
+    const bState = track(b.stored);
+    early.received(da, a.ids[0]!);
+    await turn();
+    assert.equal(bState.settled, false, 'nothing committed');
+    assert.equal(aState.settled, true, 'the device has it: A settles without waiting for its commit');
+  } finally {
+    if (locked) lock.exec('ROLLBACK');
+    lock.close();
+    await stores.close();
+  }
+});
