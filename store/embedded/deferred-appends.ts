@@ -9,7 +9,9 @@
  * - `received(device, upTo)`: the device acknowledged its copies ≤ upTo. Once
  *   every copy of a batch is acknowledged, its `stored` promise resolves, as a
  *   commit would: ARCHITECTURE §4 accepts "acknowledged by the recipient
- *   device" in place of "durably in the inbox". The write stays parked.
+ *   device" in place of "durably in the inbox". The write stays parked
+ *   (for at most `holdMs`, then it is written after all: the deletes that
+ *   should follow never came, e.g. a receipt could not be stored).
  * - `drop(device, upTo)` (the inbox delete, which the session issues only
  *   after the "delivered" receipts for those copies were stored or acked in
  *   turn): the copies are removed; a batch with no copy left is never written.
@@ -17,7 +19,8 @@
  *   most recent), so a retransmission is still answered as a duplicate.
  * - Its deadline passes, or anything needs the store to be complete (a read
  *   waits for `allSettled`, an append that is not deferred, closing): the
- *   parked batches go to the writer in id order with the copies still wanted.
+ *   parked batches go to the writer in id order with the copies still wanted
+ *   (a batch already sent there still settles on its devices' acks).
  *
  * Order: parked batches leave in the order their ids were assigned, and an
  * append that is not deferred first sends every parked one ahead of it, so
@@ -30,7 +33,9 @@
  * yet dropped is not in the inbox after a crash, so the "delivered" receipt
  * that the session would have made from it may be lost if it was itself still
  * parked (the window between the recipient's ack and the sender's ack of the
- * receipt, at most `deferMs`). Its de-duplication key is lost too: a sender
+ * receipt: the session's receipt coalescing delay plus at most `deferMs`).
+ * Its de-duplication key is lost too (and forgotten anyway after
+ * `DEFAULT_ELIDED_KEYS` more): a sender
  * that never got `sent` retransmits, and the device drops the repeat as it
  * does after any crash (protocol/README.md).
  */
