@@ -50,6 +50,17 @@ function holdWriteLock(t: TestNode): { release(): void } {
   };
 }
 
+/** Records, in wire order, the `sent` and receipt frames the node sends through `relay` (and forwards every frame). */
+function recordConfirmations(relay: FrameRelay): string[] {
+  const seen: string[] = [];
+  relay.onServerFrame = (f) => {
+    if (f.kind === FrameKind.Sent) seen.push(`sent ${f.messageId}`);
+    if (f.kind === FrameKind.ReceiptNotice) seen.push(`receipt ${f.messageIds.join(',')}`);
+    return 'forward';
+  };
+  return seen;
+}
+
 /** Early delivery alone: every append is written at once (no deferred writes). */
 const WRITE_AT_ONCE = { inboxDeferMs: 0 };
 /** Deferred writes that only an ack, a read or a stop ends (the deadline never passes during a test). */
@@ -110,12 +121,7 @@ test('early delivery - an online device gets a message before it is durable; `se
   const relay = new FrameRelay(t.url);
   const lock = { release: () => {} };
   try {
-    const toAlice: string[] = [];
-    relay.onServerFrame = (f) => {
-      if (f.kind === FrameKind.Sent) toAlice.push(`sent ${f.messageId}`);
-      if (f.kind === FrameKind.ReceiptNotice) toAlice.push(`receipt ${f.messageIds.join(',')}`);
-      return 'forward';
-    };
+    const toAlice = recordConfirmations(relay);
     const alice = await registerClient(await relay.start());
     const bob = await registerClient(t.url);
     const inbox = bob.client.messages()[Symbol.asyncIterator]();
@@ -212,12 +218,7 @@ test('deferred writes - a message its online recipient acks is confirmed (`sent`
   const relay = new FrameRelay(t.url);
   let lock: { release(): void } | undefined;
   try {
-    const toAlice: string[] = [];
-    relay.onServerFrame = (f) => {
-      if (f.kind === FrameKind.Sent) toAlice.push(`sent ${f.messageId}`);
-      if (f.kind === FrameKind.ReceiptNotice) toAlice.push(`receipt ${f.messageIds.join(',')}`);
-      return 'forward';
-    };
+    const toAlice = recordConfirmations(relay);
     const alice = await registerClient(await relay.start());
     const bob = await registerClient(t.url);
     const inbox = bob.client.messages()[Symbol.asyncIterator]();

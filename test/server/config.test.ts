@@ -14,6 +14,7 @@ test('config - defaults run one node on the embedded store', () => {
   assert.equal(c.redisUrl, undefined);
   assert.equal(c.natsUrl, undefined);
   assert.equal(c.dataDir, path.resolve('./.data'));
+  assert.equal(c.inboxDeferMs, 200);
 });
 
 test('config - flags override PARLEY_* environment, which overrides defaults', () => {
@@ -23,6 +24,8 @@ test('config - flags override PARLEY_* environment, which overrides defaults', (
   assert.equal(c.gatewayPort, 9001);
   assert.equal(c.pgUrl, 'postgres://x@127.0.0.1/db');
   assert.equal(c.logLevel, 'warn');
+  assert.equal(loadConfig({ inboxDeferMs: '0' }, { PARLEY_INBOX_DEFER_MS: '50' }).inboxDeferMs, 0, 'the flag wins, 0 included');
+  assert.equal(loadConfig({}, { PARLEY_INBOX_DEFER_MS: '50' }).inboxDeferMs, 50);
 });
 
 test('config - invalid values are PARLEY_ERR_CONFIG naming the setting and its variable', () => {
@@ -32,6 +35,9 @@ test('config - invalid values are PARLEY_ERR_CONFIG naming the setting and its v
     [{ PARLEY_LOG_LEVEL: 'loud' }, /logLevel \(PARLEY_LOG_LEVEL\)/],
     [{ PARLEY_SHUTDOWN_TIMEOUT_MS: '-1' }, /shutdownTimeoutMs/],
     [{ PARLEY_HTTP_PORT: '9000', PARLEY_GATEWAY_PORT: '9000' }, /must differ/],
+    [{ PARLEY_INBOX_DEFER_MS: '-5' }, /inboxDeferMs \(PARLEY_INBOX_DEFER_MS\)/],
+    [{ PARLEY_INBOX_DEFER_MS: '1.5' }, /inboxDeferMs/],
+    [{ PARLEY_INBOX_DEFER_MS: '60001' }, /inboxDeferMs/],
   ];
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig({}, env), (err: unknown) => isParleyError(err, 'PARLEY_ERR_CONFIG') && message.test(err.message));

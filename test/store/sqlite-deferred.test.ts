@@ -81,6 +81,20 @@ function track<T>(promise: Promise<T>): { readonly settled: boolean } {
 
 const ids = (r: AppendResult) => r.copies.map((c) => c.id);
 
+/** Opens a store on a new file with `deferMs`, runs `body` with a sender `s` and a recipient device `d`, closes the store. */
+async function withStore(
+  deferMs: number,
+  body: (x: { stores: EmbeddedStores; early: EarlyIds; s: DeviceAddress; d: DeviceAddress; file: string }) => Promise<void>,
+): Promise<void> {
+  const file = nextFile();
+  const stores = await openEmbeddedStores({ path: file, deferMs });
+  try {
+    await body({ stores, early: earlyOf(stores), s: device(newUserId(), 1), d: device(newUserId(), 1), file });
+  } finally {
+    await stores.close();
+  }
+}
+
 test('deferred append: received by every device settles without a commit (the write lock is held elsewhere)', LIMIT, async () => {
   const file = nextFile();
   // A long busy timeout: the non-deferred append waits for the lock instead of failing while the test holds it.
@@ -133,153 +147,104 @@ test('deferred append: received by every device settles without a commit (the wr
   }
 });
 
-test('deferred append: received then acked before the deadline is never written, yet a resend is a duplicate', LIMIT, async () => {
-  const file = nextFile();
-  const stores = await openEmbeddedStores({ path: file, deferMs: 60_000 });
-  try {
-    const early = earlyOf(stores);
-    const s = device(newUserId(), 1);
-    const d = device(newUserId(), 1);
-    const a = early.append(batch(s, 'elided', [d], { serverTimestamp: 1_700_000_000_123 }), { defer: true });
-    early.received(d, a.ids[0]!);
-    const original = await a.stored;
-    assert.deepEqual([original.duplicate, ids(original)], [false, a.ids]);
-    await stores.inbox.ack(d, a.ids[0]!);
-    await early.allSettled();
+test('deferred append: received then acked before the deadline is never written, yet a resend is a duplicate', LIMIT, () => withStore(60_000, async ({ stores, early, s, d, file }) => {
+  const a = early.append(batch(s, 'elided', [d], { serverTimestamp: 1_700_000_000_123 }), { defer: true });
+  early.received(d, a.ids[0]!);
+  const original = await a.stored;
+  assert.deepEqual([original.duplicate, ids(original)], [false, a.ids]);
+  await stores.inbox.ack(d, a.ids[0]!);
+  await early.allSettled();
 
-    assert.equal(await stores.inbox.count(d), 0, 'no entry written');
-    assert.deepEqual(await stores.inbox.read(d, INBOX_CURSOR_START, 10), []);
-    assert.equal(dedupRows(file, s, 'elided'), 0, 'no de-duplication row written either: the batch never reached the writer');
+  assert.equal(await stores.inbox.count(d), 0, 'no entry written');
+  assert.deepEqual(await stores.inbox.read(d, INBOX_CURSOR_START, 10), []);
+  assert.equal(dedupRows(file, s, 'elided'), 0, 'no de-duplication row written either: the batch never reached the writer');
 
-    // The key is remembered in memory: a retransmission (with its own, later timestamp) is answered with the original.
-    const retry = await stores.inbox.append(batch(s, 'elided', [d], { serverTimestamp: 1_700_000_999_999, resend: true }));
-    assert.equal(retry.duplicate, true);
-    assert.equal(retry.serverTimestamp, 1_700_000_000_123, 'the original timestamp');
-    assert.deepEqual(ids(retry), a.ids, 'the original ids');
-    assert.deepEqual(retry.copies.map((c) => c.recipient), [d]);
+  // The key is remembered in memory: a retransmission (with its own, later timestamp) is answered with the original.
+  const retry = await stores.inbox.append(batch(s, 'elided', [d], { serverTimestamp: 1_700_000_999_999, resend: true }));
+  assert.equal(retry.duplicate, true);
+  assert.equal(retry.serverTimestamp, 1_700_000_000_123, 'the original timestamp');
+  assert.deepEqual(ids(retry), a.ids, 'the original ids');
+  assert.deepEqual(retry.copies.map((c) => c.recipient), [d]);
 
-    await early.allSettled();
-    assert.equal(await stores.inbox.count(d), 0, 'the retransmission stored nothing either');
-    assert.equal(dedupRows(file, s, 'elided'), 0);
-  } finally {
-    await stores.close();
-  }
-});
+  await early.allSettled();
+  assert.equal(await stores.inbox.count(d), 0, 'the retransmission stored nothing either');
+  assert.equal(dedupRows(file, s, 'elided'), 0);
+}));
 
-test('deferred append: allSettled writes what is parked', LIMIT, async () => {
-  const stores = await openEmbeddedStores({ path: nextFile(), deferMs: 60_000 });
-  try {
-    const early = earlyOf(stores);
-    const s = device(newUserId(), 1);
-    const d = device(newUserId(), 1);
-    const a = early.append(batch(s, 'parked', [d]), { defer: true });
-    await early.allSettled();
-    const entries = await stores.inbox.read(d, INBOX_CURSOR_START, 10);
-    assert.deepEqual(entries.map((e) => [e.id, e.clientMessageId]), [[a.ids[0], 'parked']]);
-    assert.equal(new TextDecoder().decode(entries[0]!.payload), 'parked#0');
-    const result = await a.stored;
-    assert.deepEqual([result.duplicate, ids(result)], [false, a.ids]);
-  } finally {
-    await stores.close();
-  }
-});
+test('deferred append: allSettled writes what is parked', LIMIT, () => withStore(60_000, async ({ stores, early, s, d, file }) => {
+  const a = early.append(batch(s, 'parked', [d]), { defer: true });
+  await early.allSettled();
+  const entries = await stores.inbox.read(d, INBOX_CURSOR_START, 10);
+  assert.deepEqual(entries.map((e) => [e.id, e.clientMessageId]), [[a.ids[0], 'parked']]);
+  assert.equal(new TextDecoder().decode(entries[0]!.payload), 'parked#0');
+  const result = await a.stored;
+  assert.deepEqual([result.duplicate, ids(result)], [false, a.ids]);
+}));
 
-test('deferred append: the deadline writes an append nobody acknowledged', LIMIT, async () => {
-  const stores = await openEmbeddedStores({ path: nextFile(), deferMs: 5 });
-  try {
-    const early = earlyOf(stores);
-    const s = device(newUserId(), 1);
-    const d = device(newUserId(), 1);
-    const a = early.append(batch(s, 'unacked', [d]), { defer: true });
-    // Nobody calls received: `stored` can only resolve through the commit the deadline triggers.
-    const result = await a.stored;
-    assert.deepEqual([result.duplicate, ids(result)], [false, a.ids]);
-    assert.deepEqual((await stores.inbox.read(d, INBOX_CURSOR_START, 10)).map((e) => e.id), a.ids, 'committed by the time stored resolved');
-  } finally {
-    await stores.close();
-  }
-});
+test('deferred append: the deadline writes an append nobody acknowledged', LIMIT, () => withStore(5, async ({ stores, early, s, d, file }) => {
+  const a = early.append(batch(s, 'unacked', [d]), { defer: true });
+  // Nobody calls received: `stored` can only resolve through the commit the deadline triggers.
+  const result = await a.stored;
+  assert.deepEqual([result.duplicate, ids(result)], [false, a.ids]);
+  assert.deepEqual((await stores.inbox.read(d, INBOX_CURSOR_START, 10)).map((e) => e.id), a.ids, 'committed by the time stored resolved');
+}));
 
-test('deferred append: a non-deferred append sends the parked one ahead of it (commit order = id order)', LIMIT, async () => {
-  const stores = await openEmbeddedStores({ path: nextFile(), deferMs: 60_000 });
-  try {
-    const early = earlyOf(stores);
-    const s = device(newUserId(), 1);
-    const d = device(newUserId(), 1);
-    const a = early.append(batch(s, 'A', [d]), { defer: true });
-    const b = early.append(batch(s, 'B', [d]));
-    assert.ok(a.ids[0]! < b.ids[0]!);
-    const rb = await b.stored;
-    assert.deepEqual([rb.duplicate, ids(rb)], [false, b.ids]);
-    const entries = await stores.inbox.read(d, INBOX_CURSOR_START, 10);
-    assert.deepEqual(entries.map((e) => [e.id, e.clientMessageId]), [[a.ids[0], 'A'], [b.ids[0], 'B']], 'A was written ahead of B');
-    const ra = await a.stored;
-    assert.deepEqual([ra.duplicate, ids(ra)], [false, a.ids]);
-  } finally {
-    await stores.close();
-  }
-});
+test('deferred append: a non-deferred append sends the parked one ahead of it (commit order = id order)', LIMIT, () => withStore(60_000, async ({ stores, early, s, d, file }) => {
+  const a = early.append(batch(s, 'A', [d]), { defer: true });
+  const b = early.append(batch(s, 'B', [d]));
+  assert.ok(a.ids[0]! < b.ids[0]!);
+  const rb = await b.stored;
+  assert.deepEqual([rb.duplicate, ids(rb)], [false, b.ids]);
+  const entries = await stores.inbox.read(d, INBOX_CURSOR_START, 10);
+  assert.deepEqual(entries.map((e) => [e.id, e.clientMessageId]), [[a.ids[0], 'A'], [b.ids[0], 'B']], 'A was written ahead of B');
+  const ra = await a.stored;
+  assert.deepEqual([ra.duplicate, ids(ra)], [false, a.ids]);
+}));
 
-test('deferred append: copies acked by one device only; the other device\'s copy is written, a resend names both', LIMIT, async () => {
-  const stores = await openEmbeddedStores({ path: nextFile(), deferMs: 60_000 });
-  try {
-    const early = earlyOf(stores);
-    const s = device(newUserId(), 1);
-    const d1 = device(newUserId(), 1);
-    const d2 = device(newUserId(), 3);
-    const a = early.append(batch(s, 'partial', [d1, d2]), { defer: true });
-    early.received(d1, a.ids[0]!);
-    await stores.inbox.ack(d1, a.ids[0]!);
-    await early.allSettled();
+test('deferred append: copies acked by one device only; the other device\'s copy is written, a resend names both', LIMIT, () => withStore(60_000, async ({ stores, early, s, d, file }) => {
+  const d1 = device(newUserId(), 1);
+  const d2 = device(newUserId(), 3);
+  const a = early.append(batch(s, 'partial', [d1, d2]), { defer: true });
+  early.received(d1, a.ids[0]!);
+  await stores.inbox.ack(d1, a.ids[0]!);
+  await early.allSettled();
 
-    assert.deepEqual(await stores.inbox.read(d1, INBOX_CURSOR_START, 10), [], 'the acked copy was never written');
-    assert.equal(await stores.inbox.count(d1), 0);
-    const e2 = await stores.inbox.read(d2, INBOX_CURSOR_START, 10);
-    assert.deepEqual(e2.map((e) => [e.id, e.clientMessageId]), [[a.ids[1], 'partial']]);
-    assert.equal(new TextDecoder().decode(e2[0]!.payload), 'partial#1', 'd2 got its own copy');
+  assert.deepEqual(await stores.inbox.read(d1, INBOX_CURSOR_START, 10), [], 'the acked copy was never written');
+  assert.equal(await stores.inbox.count(d1), 0);
+  const e2 = await stores.inbox.read(d2, INBOX_CURSOR_START, 10);
+  assert.deepEqual(e2.map((e) => [e.id, e.clientMessageId]), [[a.ids[1], 'partial']]);
+  assert.equal(new TextDecoder().decode(e2[0]!.payload), 'partial#1', 'd2 got its own copy');
 
-    const result = await a.stored;
-    assert.deepEqual([result.duplicate, ids(result)], [false, a.ids], 'the batch settled with both ids');
-    const retry = await stores.inbox.append(batch(s, 'partial', [d1, d2], { resend: true }));
-    assert.equal(retry.duplicate, true);
-    assert.deepEqual(ids(retry), a.ids, 'both original ids');
-    assert.deepEqual(retry.copies.map((c) => c.recipient), [d1, d2]);
-    assert.equal(await stores.inbox.count(d1), 0);
-    assert.equal(await stores.inbox.count(d2), 1, 'nothing stored twice');
-  } finally {
-    await stores.close();
-  }
-});
+  const result = await a.stored;
+  assert.deepEqual([result.duplicate, ids(result)], [false, a.ids], 'the batch settled with both ids');
+  const retry = await stores.inbox.append(batch(s, 'partial', [d1, d2], { resend: true }));
+  assert.equal(retry.duplicate, true);
+  assert.deepEqual(ids(retry), a.ids, 'both original ids');
+  assert.deepEqual(retry.copies.map((c) => c.recipient), [d1, d2]);
+  assert.equal(await stores.inbox.count(d1), 0);
+  assert.equal(await stores.inbox.count(d2), 1, 'nothing stored twice');
+}));
 
-test('deferred append: a resend of a parked batch is its duplicate once it settles; nothing is stored twice', LIMIT, async () => {
-  const file = nextFile();
-  const stores = await openEmbeddedStores({ path: file, deferMs: 60_000 });
-  try {
-    const early = earlyOf(stores);
-    const s = device(newUserId(), 1);
-    const d = device(newUserId(), 1);
-    const a = early.append(batch(s, 'twice', [d], { serverTimestamp: 1_700_000_000_500 }), { defer: true });
-    const r = early.append(batch(s, 'twice', [d], { serverTimestamp: 1_700_000_000_900, resend: true }));
-    assert.notDeepEqual(r.ids, a.ids, 'the resend got ids of its own at the call (a gap)');
-    const rState = track(r.stored);
-    await turn();
-    assert.equal(rState.settled, false, 'the resend waits for the original');
+test('deferred append: a resend of a parked batch is its duplicate once it settles; nothing is stored twice', LIMIT, () => withStore(60_000, async ({ stores, early, s, d, file }) => {
+  const a = early.append(batch(s, 'twice', [d], { serverTimestamp: 1_700_000_000_500 }), { defer: true });
+  const r = early.append(batch(s, 'twice', [d], { serverTimestamp: 1_700_000_000_900, resend: true }));
+  assert.notDeepEqual(r.ids, a.ids, 'the resend got ids of its own at the call (a gap)');
+  const rState = track(r.stored);
+  await turn();
+  assert.equal(rState.settled, false, 'the resend waits for the original');
 
-    early.received(d, a.ids[0]!);
-    const [original, retry] = await Promise.all([a.stored, r.stored]);
-    assert.deepEqual([original.duplicate, ids(original)], [false, a.ids]);
-    assert.equal(retry.duplicate, true);
-    assert.deepEqual(ids(retry), a.ids, 'the original ids');
-    assert.equal(retry.serverTimestamp, 1_700_000_000_500, 'the original timestamp');
+  early.received(d, a.ids[0]!);
+  const [original, retry] = await Promise.all([a.stored, r.stored]);
+  assert.deepEqual([original.duplicate, ids(original)], [false, a.ids]);
+  assert.equal(retry.duplicate, true);
+  assert.deepEqual(ids(retry), a.ids, 'the original ids');
+  assert.equal(retry.serverTimestamp, 1_700_000_000_500, 'the original timestamp');
 
-    await stores.inbox.ack(d, a.ids[0]!);
-    await early.allSettled();
-    assert.equal(await stores.inbox.count(d), 0, 'neither the original nor the resend was written');
-    assert.equal(dedupRows(file, s, 'twice'), 0);
-  } finally {
-    await stores.close();
-  }
-});
+  await stores.inbox.ack(d, a.ids[0]!);
+  await early.allSettled();
+  assert.equal(await stores.inbox.count(d), 0, 'neither the original nor the resend was written');
+  assert.equal(dedupRows(file, s, 'twice'), 0);
+}));
 
 test('deferred append: closing the stores writes what is parked', LIMIT, async () => {
   const file = nextFile();
@@ -337,33 +302,26 @@ test('deferred store: acks after reopening delete entries from before the open t
 // Beyond the cases above: deadlines of both kinds at once.
 // ---------------------------------------------------------------------------
 
-test('deferred append: a batch nobody acknowledges is written by its own deadline while an acknowledged one is held', LIMIT, async () => {
+test('deferred append: a batch nobody acknowledges is written by its own deadline while an acknowledged one is held', LIMIT, () => withStore(5, async ({ stores, early, s, d, file }) => {
   // deferMs (5) is shorter than the hold of an acknowledged batch that waits for its delete (DEFAULT_HOLD_MS, 5 s),
   // as in the server's default config (inboxDeferMs 200).
-  const stores = await openEmbeddedStores({ path: nextFile(), deferMs: 5 });
-  try {
-    const early = earlyOf(stores);
-    const s = device(newUserId(), 1);
-    const da = device(newUserId(), 1);
-    const db = device(newUserId(), 1);
-    const dc = device(newUserId(), 1);
-    // A: acknowledged, not deleted: held until its hold deadline (seconds away).
-    const a = early.append(batch(s, 'held', [da]), { defer: true });
-    early.received(da, a.ids[0]!);
-    await a.stored;
-    // C: written by its deadline; after that the only pending deadline is A's hold.
-    const c = early.append(batch(s, 'first-unacked', [dc]), { defer: true });
-    assert.deepEqual(ids(await c.stored), c.ids);
-    // B: nobody acknowledges it; its deadline is milliseconds away, long before A's hold ends.
-    const b = early.append(batch(s, 'second-unacked', [db]), { defer: true });
-    assert.deepEqual(ids(await b.stored), b.ids);
-    assert.deepEqual((await stores.inbox.read(db, INBOX_CURSOR_START, 10)).map((e) => e.id), b.ids);
-    assert.deepEqual(await stores.inbox.read(da, INBOX_CURSOR_START, 10), [],
-      'B was written by its own deadline, before A\'s hold ended (not together with A when the hold timer fired)');
-  } finally {
-    await stores.close();
-  }
-});
+  const da = device(newUserId(), 1);
+  const db = device(newUserId(), 1);
+  const dc = device(newUserId(), 1);
+  // A: acknowledged, not deleted: held until its hold deadline (seconds away).
+  const a = early.append(batch(s, 'held', [da]), { defer: true });
+  early.received(da, a.ids[0]!);
+  await a.stored;
+  // C: written by its deadline; after that the only pending deadline is A's hold.
+  const c = early.append(batch(s, 'first-unacked', [dc]), { defer: true });
+  assert.deepEqual(ids(await c.stored), c.ids);
+  // B: nobody acknowledges it; its deadline is milliseconds away, long before A's hold ends.
+  const b = early.append(batch(s, 'second-unacked', [db]), { defer: true });
+  assert.deepEqual(ids(await b.stored), b.ids);
+  assert.deepEqual((await stores.inbox.read(db, INBOX_CURSOR_START, 10)).map((e) => e.id), b.ids);
+  assert.deepEqual(await stores.inbox.read(da, INBOX_CURSOR_START, 10), [],
+    'B was written by its own deadline, before A\'s hold ended (not together with A when the hold timer fired)');
+}));
 
 test('deferred append: a batch sent to the writer ahead of a non-deferred append still settles when its device acknowledges it', LIMIT, async () => {
   const file = nextFile();
