@@ -82,6 +82,8 @@ interface Parked {
   settled: boolean;
   readonly resolve: (r: AppendResult) => void;
   readonly reject: (err: unknown) => void;
+  /** The caller's `stored` (a retransmission of this batch answers as its duplicate). */
+  promise: Promise<AppendResult>;
 }
 
 /** A copy of a parked batch, queued per recipient device in id order. */
@@ -102,8 +104,6 @@ interface DeviceSlots {
 /** Where flushed batches go (the store's write queue); returns the commit's promise. */
 export type FlushTo = (write: ParkedWrite) => Promise<AppendResult>;
 
-export const deviceKey = (userId: string, deviceId: number): string => `${userId}\u0000${deviceId}`;
-
 /** What is kept of a batch never written: enough to answer a retransmission. */
 interface Elided {
   readonly sender: DeviceAddress;
@@ -113,33 +113,41 @@ interface Elided {
   readonly recipients: readonly DeviceAddress[];
 }
 
-/**
- * A map by de-duplication key (sender user, sender device, client message
- * id), nested so that a lookup builds no key string.
- */
-class SenderKeyed<V> {
-  private readonly users = new Map<string, Map<number, Map<string, V>>>();
+/** A map by device (user id, then device id), nested so that a lookup builds no key string. */
+export class DeviceMap<V> {
+  private readonly users = new Map<string, Map<number, V>>();
+  private count = 0;
 
-  get(k: { readonly sender: DeviceAddress; readonly clientMessageId: string }): V | undefined {
-    return this.users.get(k.sender.userId)?.get(k.sender.deviceId)?.get(k.clientMessageId);
+  get size(): number {
+    return this.count;
   }
 
-  set(k: { readonly sender: DeviceAddress; readonly clientMessageId: string }, v: V): void {
-    let devices = this.users.get(k.sender.userId);
-    if (devices === undefined) this.users.set(k.sender.userId, (devices = new Map()));
-    let ids = devices.get(k.sender.deviceId);
-    if (ids === undefined) devices.set(k.sender.deviceId, (ids = new Map()));
-    ids.set(k.clientMessageId, v);
+  get(userId: string, deviceId: number): V | undefined {
+    return this.users.get(userId)?.get(deviceId);
   }
 
-  delete(k: { readonly sender: DeviceAddress; readonly clientMessageId: string }): void {
-    const devices = this.users.get(k.sender.userId);
-    const ids = devices?.get(k.sender.deviceId);
-    if (ids === undefined || !ids.delete(k.clientMessageId) || ids.size > 0) return;
-    devices!.delete(k.sender.deviceId);
-    if (devices!.size === 0) this.users.delete(k.sender.userId);
+  set(userId: string, deviceId: number, v: V): void {
+    let devices = this.users.get(userId);
+    if (devices === undefined) this.users.set(userId, (devices = new Map()));
+    if (!devices.has(deviceId)) this.count++;
+    devices.set(deviceId, v);
+  }
+
+  delete(userId: string, deviceId: number): void {
+    const devices = this.users.get(userId);
+    if (devices === undefined || !devices.delete(deviceId)) return;
+    this.count--;
+    if (devices.size === 0) this.users.delete(userId);
+  }
+
+  clear(): void {
+    this.users.clear();
+    this.count = 0;
   }
 }
+
+const sameKey = (a: { readonly sender: DeviceAddress; readonly clientMessageId: string }, b: InboxBatch): boolean =>
+  a.clientMessageId === b.clientMessageId && a.sender.deviceId === b.sender.deviceId && a.sender.userId === b.sender.userId;
 
 export class DeferredAppends {
   /** Every parked batch, in id order (flushAll). */
@@ -151,15 +159,13 @@ export class DeferredAppends {
   /** Acknowledged batches by `holdDeadline`; stale ones (flushed, elided) are skipped. */
   private readonly held: Parked[] = [];
   private heldHead = 0;
-  private readonly byDevice = new Map<string, DeviceSlots>();
-  /** Parked (not yet flushed) batches by de-duplication key. */
-  private readonly parkedKeys = new SenderKeyed<{ readonly p: Parked; readonly promise: Promise<AppendResult> }>();
-  /** Batches never written, by de-duplication key. */
-  private readonly elided = new SenderKeyed<Elided>();
+  private readonly byDevice = new DeviceMap<DeviceSlots>();
   /**
-   * `elided` in insertion order, as a ring: the next insert evicts the one
-   * under `ringPos`. (Not a Map's first key: after many deletes V8 walks every
-   * deleted slot at the front of a Map to find it.)
+   * The most recent batches never written, as a ring: the next one replaces
+   * the one under `ringPos`. Only a retransmission looks here (a scan: they
+   * are rare), so the common path keeps no index by key. (Not a Map used as
+   * a FIFO either: after many deletes V8 walks every deleted slot at the
+   * front of a Map to find its first key.)
    */
   private readonly ring: (Elided | undefined)[];
   private ringPos = 0;
@@ -194,16 +200,24 @@ export class DeferredAppends {
   }
 
   /**
-   * The original result of a batch with this key that is parked or was never
-   * written, as a duplicate; undefined when neither (the writer looks further).
+   * For a retransmission (`resend`): the original result of a batch with its
+   * key that is parked or was never written (among the last `elidedKeys`), as
+   * a duplicate; undefined otherwise (the writer looks further). A first
+   * transmission is not looked up, as the writer does not look it up either
+   * (InboxBatch.resend).
    */
   duplicateOf(batch: InboxBatch): Promise<AppendResult> | undefined {
-    const parked = this.parkedKeys.get(batch);
-    if (parked !== undefined) return parked.promise.then(asDuplicate);
-    const e = this.elided.get(batch);
-    if (e === undefined) return undefined;
-    const copies = e.recipients.map((r, i) => ({ recipient: { userId: r.userId, deviceId: r.deviceId }, id: encodeInboxId(e.firstId + i) }));
-    return Promise.resolve({ duplicate: true, serverTimestamp: e.serverTimestamp, copies });
+    if (batch.resend !== true) return undefined;
+    for (let i = this.fifoHead; i < this.fifo.length; i++) {
+      const p = this.fifo[i]!;
+      if (p.phase === 'parked' && sameKey(p.batch, batch)) return p.promise.then(asDuplicate);
+    }
+    for (const e of this.ring) {
+      if (e === undefined || !sameKey(e, batch)) continue;
+      const copies = e.recipients.map((r, i) => ({ recipient: { userId: r.userId, deviceId: r.deviceId }, id: encodeInboxId(e.firstId + i) }));
+      return Promise.resolve({ duplicate: true, serverTimestamp: e.serverTimestamp, copies });
+    }
+    return undefined;
   }
 
   /** Parks a checked batch whose ids start at `firstId`; resolves when every copy is acknowledged or committed. */
@@ -214,17 +228,15 @@ export class DeferredAppends {
     const n = batch.copies.length;
     const p: Parked = {
       batch, firstId, deadline: this.now() + this.deferMs, holdDeadline: Infinity, unreceived: n, live: n,
-      dropped: new Array<boolean>(n).fill(false), phase: 'parked', settled: false, resolve, reject,
+      dropped: new Array<boolean>(n).fill(false), phase: 'parked', settled: false, resolve, reject, promise,
     };
     this.fifo.push(p);
     this.waiting.push(p);
-    this.parkedKeys.set(batch, { p, promise });
     this.parkedCount++;
     for (let i = 0; i < n; i++) {
       const { userId, deviceId } = batch.copies[i]!.recipient;
-      const k = deviceKey(userId, deviceId);
-      let d = this.byDevice.get(k);
-      if (d === undefined) this.byDevice.set(k, (d = { slots: [], head: 0, recv: 0 }));
+      let d = this.byDevice.get(userId, deviceId);
+      if (d === undefined) this.byDevice.set(userId, deviceId, (d = { slots: [], head: 0, recv: 0 }));
       d.slots.push({ p, i, id: firstId + i });
     }
     if (this.parkedCount > MAX_PARKED) this.flushWhile(() => this.parkedCount > MAX_PARKED);
@@ -234,7 +246,7 @@ export class DeferredAppends {
 
   /** The device acknowledged its copies with ids ≤ upTo: batches with every copy acknowledged settle. */
   received(userId: string, deviceId: number, upTo: number): void {
-    const d = this.byDevice.get(deviceKey(userId, deviceId));
+    const d = this.byDevice.get(userId, deviceId);
     if (d === undefined) return;
     while (d.recv < d.slots.length && d.slots[d.recv]!.id <= upTo) {
       const { p } = d.slots[d.recv++]!;
@@ -256,8 +268,7 @@ export class DeferredAppends {
    * never written. Also counts as `received`.
    */
   drop(userId: string, deviceId: number, upTo: number): void {
-    const k = deviceKey(userId, deviceId);
-    const d = this.byDevice.get(k);
+    const d = this.byDevice.get(userId, deviceId);
     if (d === undefined) return;
     this.received(userId, deviceId, upTo);
     while (d.head < d.slots.length && d.slots[d.head]!.id <= upTo) {
@@ -266,7 +277,7 @@ export class DeferredAppends {
       p.dropped[i] = true;
       if (--p.live === 0) this.elide(p);
     }
-    this.trim(k, d);
+    this.trim(userId, deviceId, d);
   }
 
   /**
@@ -275,11 +286,11 @@ export class DeferredAppends {
    * settled (a batch that went to the writer still settles on the device's
    * ack, before its commit). The device itself goes once none is left.
    */
-  private trim(k: string, d: DeviceSlots): void {
+  private trim(userId: string, deviceId: number, d: DeviceSlots): void {
     while (d.head < d.slots.length && d.slots[d.head]!.p.phase !== 'parked') d.head++;
     while (d.recv < d.slots.length && d.slots[d.recv]!.p.settled) d.recv++;
     const done = Math.min(d.head, d.recv);
-    if (done === d.slots.length) this.byDevice.delete(k);
+    if (done === d.slots.length) this.byDevice.delete(userId, deviceId);
     else if (done > 1024 && done * 2 > d.slots.length) {
       d.slots.splice(0, done);
       d.head -= done;
@@ -289,9 +300,9 @@ export class DeferredAppends {
 
   private trimCopies(p: Parked): void {
     for (const c of p.batch.copies) {
-      const k = deviceKey(c.recipient.userId, c.recipient.deviceId);
-      const d = this.byDevice.get(k);
-      if (d !== undefined) this.trim(k, d);
+      const { userId, deviceId } = c.recipient;
+      const d = this.byDevice.get(userId, deviceId);
+      if (d !== undefined) this.trim(userId, deviceId, d);
     }
   }
 
@@ -308,15 +319,11 @@ export class DeferredAppends {
 
   private elide(p: Parked): void {
     p.phase = 'elided';
-    this.parkedKeys.delete(p.batch);
     this.parkedCount--;
     const { sender, clientMessageId, serverTimestamp, copies } = p.batch;
     const e: Elided = { sender, clientMessageId, serverTimestamp, firstId: p.firstId, recipients: copies.map((c) => c.recipient) };
-    const evicted = this.ring[this.ringPos];
-    if (evicted !== undefined) this.elided.delete(evicted);
     this.ring[this.ringPos] = e;
     this.ringPos = (this.ringPos + 1) % this.elidedKeys;
-    this.elided.set(p.batch, e);
     if (!p.settled) {
       p.settled = true;
       p.resolve(resultOf(p));
@@ -368,7 +375,6 @@ export class DeferredAppends {
 
   private flush(p: Parked): void {
     p.phase = 'flushed';
-    this.parkedKeys.delete(p.batch);
     this.parkedCount--;
     this.trimCopies(p);
     const skip: number[] = [];

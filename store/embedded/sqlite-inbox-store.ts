@@ -43,7 +43,7 @@ import { decodeInboxId, encodeInboxId } from './inbox-id.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { SqliteWriteQueue } from './write-queue.ts';
 import { SqliteInboxWriter, type InboxWrite } from './sqlite-inbox-writer.ts';
-import { DeferredAppends, deviceKey } from './deferred-appends.ts';
+import { DeferredAppends, DeviceMap } from './deferred-appends.ts';
 
 /** Executes inbox writes in commit groups; resolves once committed. */
 export interface InboxWriteQueue {
@@ -108,10 +108,10 @@ export class SqliteInboxStore implements InboxStore {
   private deferred: DeferredAppends | undefined;
   /** Ids at open: every entry stored before then has an id ≤ this. */
   private readonly idsAtOpen: number;
-  /** Per device (deviceKey): the highest id written since the last delete that covered every id written before it. */
-  private readonly unswept = new Map<string, number>();
+  /** Per device: the highest id written since the last delete that covered every id written before it. */
+  private readonly unswept = new DeviceMap<number>();
   /** Devices whose every entry from before the open was deleted (an ack ≥ idsAtOpen): with no `unswept` id, they have no entry ≤ a later ack. */
-  private readonly swept = new Set<string>();
+  private readonly swept = new DeviceMap<true>();
 
   /** See InboxStore.pipelined: true with the writer thread (fail-stop queue). */
   get pipelined(): boolean {
@@ -212,9 +212,9 @@ export class SqliteInboxStore implements InboxStore {
     const { batch, firstId, skip } = write;
     for (let i = 0; i < batch.copies.length; i++) {
       if (skip !== undefined && skip.includes(i)) continue;
-      const k = deviceKey(batch.copies[i]!.recipient.userId, batch.copies[i]!.recipient.deviceId);
+      const { userId, deviceId } = batch.copies[i]!.recipient;
       const id = firstId + i;
-      if ((this.unswept.get(k) ?? 0) < id) this.unswept.set(k, id);
+      if ((this.unswept.get(userId, deviceId) ?? 0) < id) this.unswept.set(userId, deviceId, id);
     }
     const stored = this.writes.enqueue(write) as Promise<AppendResult>;
     this.lastAppend = stored;
@@ -256,20 +256,20 @@ export class SqliteInboxStore implements InboxStore {
     checkDeviceAddress('device', device);
     const upToN = decodeInboxId('upTo', upTo);
     this.deferred?.drop(device.userId, device.deviceId, upToN);
-    const k = deviceKey(device.userId, device.deviceId);
-    const written = this.unswept.get(k);
-    if (written === undefined && this.swept.has(k)) return;
-    if (written !== undefined && written <= upToN) this.unswept.delete(k);
+    const { userId, deviceId } = device;
+    const written = this.unswept.get(userId, deviceId);
+    if (written === undefined && this.swept.get(userId, deviceId) === true) return;
+    if (written !== undefined && written <= upToN) this.unswept.delete(userId, deviceId);
     if (upToN >= this.idsAtOpen) {
       if (this.swept.size >= MAX_SWEPT) this.swept.clear();
-      this.swept.add(k);
+      this.swept.set(userId, deviceId, true);
     }
     try {
       await this.writes.enqueue({ op: 'ack', userId: device.userId, deviceId: device.deviceId, upTo: upToN });
     } catch (err) {
       // Not deleted: the next ack must not skip its delete.
-      this.swept.delete(k);
-      if ((this.unswept.get(k) ?? 0) < upToN) this.unswept.set(k, upToN);
+      this.swept.delete(userId, deviceId);
+      if ((this.unswept.get(userId, deviceId) ?? 0) < upToN) this.unswept.set(userId, deviceId, upToN);
       throw err;
     }
   }
