@@ -199,6 +199,15 @@ export class DeferredAppends {
     return this.parkedCount;
   }
 
+  /** What the bookkeeping holds (tests: nothing is left once every batch left). */
+  stats(): { parked: number; devices: number; queued: number; waiting: number; held: number } {
+    this.compact();
+    return {
+      parked: this.parkedCount, devices: this.byDevice.size, queued: this.fifo.length - this.fifoHead,
+      waiting: this.waiting.length - this.waitingHead, held: this.held.length - this.heldHead,
+    };
+  }
+
   /**
    * For a retransmission (`resend`): the original result of a batch with its
    * key that is parked or was never written (among the last `elidedKeys`), as

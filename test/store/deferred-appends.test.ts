@@ -1,0 +1,99 @@
+/**
+ * The bookkeeping of DeferredAppends on its own (store/embedded/deferred-appends.ts):
+ * whatever way batches leave (elided by acks, written by flushAll, by their
+ * deadline or after their hold), nothing is left behind — no parked batch, no
+ * per-device slots, no queue entries. The writer here is a function that
+ * "commits" at once: what is tested is the in-memory structure; the store
+ * with its real writer thread is tested in sqlite-deferred.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import { test } from 'node:test';
+import { DeferredAppends, type ParkedWrite } from '../../store/embedded/deferred-appends.ts';
+import type { AppendResult, DeviceAddress, InboxBatch } from '../../store/types.ts';
+import { encodeInboxId } from '../../store/embedded/inbox-id.ts';
+
+const EMPTY = { parked: 0, devices: 0, queued: 0, waiting: 0, held: 0 };
+
+function batch(sender: DeviceAddress, id: string, to: readonly DeviceAddress[]): InboxBatch {
+  return { sender, clientMessageId: id, kind: 'message', serverTimestamp: 1, copies: to.map((recipient) => ({ recipient, payload: new Uint8Array([1]) })) };
+}
+
+/** A writer that commits every write at once, counts the copies it wrote and emits 'write' for each write. */
+function writer(): { flushTo: (w: ParkedWrite) => Promise<AppendResult>; written: number; events: EventEmitter } {
+  const w = {
+    written: 0,
+    events: new EventEmitter(),
+    flushTo: (write: ParkedWrite) => {
+      w.written += write.batch.copies.length - (write.skip?.length ?? 0);
+      w.events.emit('write', write);
+      return Promise.resolve<AppendResult>({
+        duplicate: false, serverTimestamp: write.batch.serverTimestamp,
+        copies: write.batch.copies.map((c, i) => ({ recipient: c.recipient, id: encodeInboxId(write.firstId + i) })),
+      });
+    },
+  };
+  return w;
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test('deferred appends - 5,000 batches to two devices, acked and dropped: none written, nothing left', async () => {
+  const w = writer();
+  const d = new DeferredAppends(60_000, w.flushTo);
+  try {
+    const s = { userId: randomUUID(), deviceId: 1 };
+    const d1 = { userId: randomUUID(), deviceId: 1 };
+    const d2 = { userId: randomUUID(), deviceId: 2 };
+    const stored: Promise<AppendResult>[] = [];
+    for (let i = 0; i < 5000; i++) stored.push(d.park(batch(s, `m${i}`, [d1, d2]), 1 + 2 * i));
+    assert.deepEqual(d.stats(), { parked: 5000, devices: 2, queued: 5000, waiting: 5000, held: 0 });
+    // Acks arrive in several steps, per device, as sessions send them.
+    for (let upTo = 1000; upTo <= 10_000; upTo += 1000) {
+      d.received(d1.userId, d1.deviceId, upTo);
+      d.drop(d1.userId, d1.deviceId, upTo);
+      d.received(d2.userId, d2.deviceId, upTo);
+      d.drop(d2.userId, d2.deviceId, upTo);
+    }
+    const results = await Promise.all(stored);
+    assert.ok(results.every((r) => !r.duplicate && r.copies.length === 2));
+    assert.equal(w.written, 0, 'every batch was acked before its deadline: none reached the writer');
+    assert.deepEqual(d.stats(), EMPTY);
+  } finally {
+    d.stop();
+  }
+});
+
+test('deferred appends - written by flushAll, by the deadline, or after the hold: nothing left behind', async () => {
+  const w = writer();
+  const d = new DeferredAppends(1, w.flushTo, 2);
+  // The store's timers do not keep a process alive (the writer thread does); this test has no thread.
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    const s = { userId: randomUUID(), deviceId: 1 };
+    const r = { userId: randomUUID(), deviceId: 1 };
+    // flushAll
+    const a = [0, 1, 2].map((i) => d.park(batch(s, `a${i}`, [r]), 1 + i));
+    d.flushAll();
+    await Promise.all(a);
+    await turn();
+    assert.deepEqual(d.stats(), EMPTY, 'after flushAll and the commits');
+    // the deadline (1 ms): awaiting `stored` is the synchronisation
+    await d.park(batch(s, 'b', [r]), 10);
+    await turn();
+    assert.deepEqual(d.stats(), EMPTY, 'after the deadline wrote it');
+    // acked but never dropped: written when its hold (2 ms) ends
+    const c = d.park(batch(s, 'c', [r]), 20);
+    const heldWritten = once(w.events, 'write');
+    d.received(r.userId, r.deviceId, 20);
+    await c; // settled by the ack
+    const [write] = (await heldWritten) as [ParkedWrite];
+    assert.equal(write.batch.clientMessageId, 'c');
+    await turn();
+    assert.deepEqual(d.stats(), EMPTY, 'after the hold wrote it');
+  } finally {
+    d.stop();
+    clearInterval(keepAlive);
+  }
+});
