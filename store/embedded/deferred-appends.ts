@@ -74,8 +74,8 @@ interface Parked {
   unreceived: number;
   /** Copies not dropped (written if the batch is flushed). */
   live: number;
-  /** Per copy: dropped before it was written. */
-  readonly dropped: boolean[];
+  /** Indexes of the copies dropped before the batch was written (allocated at the first). */
+  dropped: number[] | undefined;
   /** parked → flushed (went to the writer) or elided (no copy left, never written). */
   phase: 'parked' | 'flushed' | 'elided';
   /** The caller's promise has settled (received, or the write's outcome). */
@@ -237,7 +237,7 @@ export class DeferredAppends {
     const n = batch.copies.length;
     const p: Parked = {
       batch, firstId, deadline: this.now() + this.deferMs, holdDeadline: Infinity, unreceived: n, live: n,
-      dropped: new Array<boolean>(n).fill(false), phase: 'parked', settled: false, resolve, reject, promise,
+      dropped: undefined, phase: 'parked', settled: false, resolve, reject, promise,
     };
     this.fifo.push(p);
     this.waiting.push(p);
@@ -283,8 +283,8 @@ export class DeferredAppends {
     while (d.head < d.slots.length && d.slots[d.head]!.id <= upTo) {
       const { p, i } = d.slots[d.head++]!;
       if (p.phase !== 'parked') continue; // written already: the store's range delete removes it
-      p.dropped[i] = true;
       if (--p.live === 0) this.elide(p);
+      else (p.dropped ??= []).push(i);
     }
     this.trim(userId, deviceId, d);
   }
@@ -386,9 +386,8 @@ export class DeferredAppends {
     p.phase = 'flushed';
     this.parkedCount--;
     this.trimCopies(p);
-    const skip: number[] = [];
-    for (let i = 0; i < p.dropped.length; i++) if (p.dropped[i]) skip.push(i);
-    const committed = this.flushTo(skip.length === 0 ? { op: 'append', batch: p.batch, firstId: p.firstId } : { op: 'append', batch: p.batch, firstId: p.firstId, skip });
+    const skip = p.dropped;
+    const committed = this.flushTo(skip === undefined ? { op: 'append', batch: p.batch, firstId: p.firstId } : { op: 'append', batch: p.batch, firstId: p.firstId, skip });
     committed.then(
       (r) => {
         if (p.settled) return;
