@@ -76,7 +76,9 @@ export class DeliveryWindow<T> {
       this.bySeq.delete(d.seq);
       ackUpTo = d.id;
     }
-    if (this.head > 256 && this.head * 2 > this.pending.length) {
+    // Released deliveries are cut off soon: kept reachable here for seconds,
+    // their entries would outlive young-generation GCs and be promoted.
+    if (this.head > 32 && this.head * 2 > this.pending.length) {
       this.pending.splice(0, this.head);
       this.head = 0;
     }

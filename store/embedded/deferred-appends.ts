@@ -287,6 +287,9 @@ export class DeferredAppends {
       else (p.dropped ??= []).push(i);
     }
     this.trim(userId, deviceId, d);
+    // Let go of what left at once: a batch kept reachable from a queue for a
+    // deadline's length outlives young-generation collections and is promoted.
+    this.compact();
   }
 
   /**
@@ -300,7 +303,7 @@ export class DeferredAppends {
     while (d.recv < d.slots.length && d.slots[d.recv]!.p.settled) d.recv++;
     const done = Math.min(d.head, d.recv);
     if (done === d.slots.length) this.byDevice.delete(userId, deviceId);
-    else if (done > 1024 && done * 2 > d.slots.length) {
+    else if (done > SHRINK_AT && done * 2 > d.slots.length) {
       d.slots.splice(0, done);
       d.head -= done;
       d.recv -= done;
@@ -424,13 +427,20 @@ export class DeferredAppends {
   }
 }
 
+/**
+ * Consumed entries at the front of a queue are cut off once there are more
+ * than this many and they are most of it (kept small: what sits there stays
+ * reachable and would be promoted out of the young generation).
+ */
+const SHRINK_AT = 32;
+
 /** Removes `array[0, head)` when it is all of the array or a large part; returns the new head. */
 function shrink<T>(array: T[], head: number): number {
   if (head === array.length) {
     array.length = 0;
     return 0;
   }
-  if (head > 1024 && head * 2 > array.length) {
+  if (head > SHRINK_AT && head * 2 > array.length) {
     array.splice(0, head);
     return 0;
   }
