@@ -162,7 +162,8 @@ function awaitSettled(state: SessionState, ctx: ActorContext<SessionProtocol>, e
   es.cover = es.held.length;
   const mark = es.mark;
   const self = ctx.self;
-  void early.allSettled().then(() => send(self, { t: 'settled', mark }));
+  // Parked appends to this device are written first (those to other devices may stay parked).
+  void early.allSettled(state.device).then(() => send(self, { t: 'settled', mark }));
 }
 
 /** A settle wait ended: the held entries it covered go out in order (the stored ones), then reads may go on. */

@@ -311,9 +311,11 @@ export interface EarlyIds {
   /**
    * Settles (never rejects) once every append called so far has settled;
    * deferred appends are written now (a read after this sees every entry a
-   * device has not acknowledged).
+   * device has not acknowledged). With `device`: only those with a copy for
+   * it (and any deferred before them) need to be written: enough for a read
+   * of that device's inbox.
    */
-  allSettled(): Promise<void>;
+  allSettled(device?: DeviceAddress): Promise<void>;
   /** Writes deferred appends now and every later one at once (the node is stopping: no device will ack). */
   stopDeferring(): void;
 }

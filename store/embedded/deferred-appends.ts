@@ -323,6 +323,23 @@ export class DeferredAppends {
     this.flushWhile(() => true);
   }
 
+  /**
+   * Sends to the writer every parked batch with a copy for this device, and
+   * every batch parked before the last of them (id order stays commit order
+   * for every device); others stay parked.
+   */
+  flushFor(userId: string, deviceId: number): void {
+    const d = this.byDevice.get(userId, deviceId);
+    if (d === undefined) return;
+    let last: Parked | undefined;
+    for (let i = d.slots.length - 1; i >= d.head && last === undefined; i--) {
+      if (d.slots[i]!.p.phase === 'parked') last = d.slots[i]!.p;
+    }
+    if (last === undefined) return;
+    const target = last;
+    this.flushWhile(() => target.phase === 'parked');
+  }
+
   /** Stops the deadline timer (the store is closing: flushAll first). */
   stop(): void {
     clearTimeout(this.timer);

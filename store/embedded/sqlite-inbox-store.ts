@@ -152,8 +152,9 @@ export class SqliteInboxStore implements InboxStore {
           checkDeviceAddress('device', device);
           this.deferred?.received(device.userId, device.deviceId, decodeInboxId('upTo', upTo));
         },
-        allSettled: () => {
-          this.deferred?.flushAll();
+        allSettled: (device) => {
+          if (device === undefined) this.deferred?.flushAll();
+          else this.deferred?.flushFor(device.userId, device.deviceId);
           return this.lastAppend.then(noop, noop);
         },
         stopDeferring: () => this.flushDeferred(),

@@ -349,3 +349,18 @@ test('deferred append: a batch sent to the writer ahead of a non-deferred append
     await stores.close();
   }
 });
+
+test('deferred append: allSettled(device) writes what is parked for that device and what was parked before it, nothing after', LIMIT, () => withStore(60_000, async ({ stores, early, s, d }) => {
+  const other = device(newUserId(), 1);
+  const a = early.append(batch(s, 'A', [other]), { defer: true });
+  const b = early.append(batch(s, 'B', [d]), { defer: true });
+  const c = early.append(batch(s, 'C', [other]), { defer: true });
+  await early.allSettled(d);
+  assert.deepEqual((await stores.inbox.read(d, INBOX_CURSOR_START, 10)).map((e) => e.id), b.ids, 'the device\'s own parked entry');
+  assert.deepEqual((await stores.inbox.read(other, INBOX_CURSOR_START, 10)).map((e) => e.id), a.ids, 'A went ahead of B (id order); C stays parked');
+  const cState = track(c.stored);
+  await turn();
+  assert.equal(cState.settled, false, 'C is still parked');
+  early.received(other, c.ids[0]!);
+  await c.stored;
+}));
