@@ -50,6 +50,8 @@ import { encodeInboxId } from './inbox-id.ts';
  * the keys to the database instead cost a third of a core at that rate.
  */
 export const DEFAULT_ELIDED_KEYS = 10_000;
+/** Devices with (possibly empty) slot lists kept before empty ones are swept. */
+const MAX_IDLE_DEVICES = 10_000;
 /** See DeferredAppends `holdMs`. */
 export const DEFAULT_HOLD_MS = 5_000;
 /** Most batches parked at once; past it the oldest go to the writer early. */
@@ -144,6 +146,17 @@ export class DeviceMap<V> {
     this.users.clear();
     this.count = 0;
   }
+
+  *values(): IterableIterator<V> {
+    for (const devices of this.users.values()) yield* devices.values();
+  }
+
+  /** Deletes every entry for which `test` holds. */
+  deleteWhere(test: (v: V) => boolean): void {
+    for (const [userId, devices] of this.users) {
+      for (const [deviceId, v] of devices) if (test(v)) this.delete(userId, deviceId);
+    }
+  }
 }
 
 const sameKey = (a: { readonly sender: DeviceAddress; readonly clientMessageId: string }, b: InboxBatch): boolean =>
@@ -199,11 +212,13 @@ export class DeferredAppends {
     return this.parkedCount;
   }
 
-  /** What the bookkeeping holds (tests: nothing is left once every batch left). */
+  /** What the bookkeeping holds (tests: nothing is left once every batch left); `devices`: those with slots. */
   stats(): { parked: number; devices: number; queued: number; waiting: number; held: number } {
     this.compact();
+    let devices = 0;
+    for (const d of this.byDevice.values()) if (d.slots.length > 0) devices++;
     return {
-      parked: this.parkedCount, devices: this.byDevice.size, queued: this.fifo.length - this.fifoHead,
+      parked: this.parkedCount, devices, queued: this.fifo.length - this.fifoHead,
       waiting: this.waiting.length - this.waitingHead, held: this.held.length - this.heldHead,
     };
   }
@@ -302,8 +317,14 @@ export class DeferredAppends {
     while (d.head < d.slots.length && d.slots[d.head]!.p.phase !== 'parked') d.head++;
     while (d.recv < d.slots.length && d.slots[d.recv]!.p.settled) d.recv++;
     const done = Math.min(d.head, d.recv);
-    if (done === d.slots.length) this.byDevice.delete(userId, deviceId);
-    else if (done > SHRINK_AT && done * 2 > d.slots.length) {
+    if (done === d.slots.length) {
+      // Emptied, not deleted: a device online here gets the next message soon
+      // (deleting and re-creating its entries allocated on every message).
+      // Empty entries are swept when there are many (flushDue).
+      d.slots.length = 0;
+      d.head = 0;
+      d.recv = 0;
+    } else if (done > SHRINK_AT && done * 2 > d.slots.length) {
       d.slots.splice(0, done);
       d.head -= done;
       d.recv -= done;
@@ -390,6 +411,7 @@ export class DeferredAppends {
       this.heldHead++;
     }
     this.compact();
+    if (this.byDevice.size > MAX_IDLE_DEVICES) this.byDevice.deleteWhere((d) => d.slots.length === 0);
   }
 
   /** Drops the consumed fronts of the queues. */
