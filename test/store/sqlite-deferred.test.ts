@@ -95,57 +95,66 @@ async function withStore(
   }
 }
 
-test('deferred append: received by every device settles without a commit (the write lock is held elsewhere)', LIMIT, async () => {
+/**
+ * A store (deferMs 60 s) whose file's write lock `body` can take from a second
+ * connection (`lock()`; `unlock()` releases it; released at the end anyway).
+ * A long busy timeout: appends wait for the lock instead of failing.
+ */
+async function withLockableStore(
+  body: (x: { stores: EmbeddedStores; early: EarlyIds; s: DeviceAddress; lock(): void; unlock(): void }) => Promise<void>,
+): Promise<void> {
   const file = nextFile();
-  // A long busy timeout: the non-deferred append waits for the lock instead of failing while the test holds it.
   const stores = await openEmbeddedStores({ path: file, deferMs: 60_000, busyTimeoutMs: 60_000 });
-  const lock = new Database(file);
+  const db = new Database(file);
   let locked = false;
-  try {
-    const early = earlyOf(stores);
-    const s = device(newUserId(), 1);
-    const u = newUserId();
-    const d1 = device(u, 1);
-    const d2 = device(u, 2);
-    const other = device(newUserId(), 1);
-
-    lock.exec('BEGIN IMMEDIATE');
-    locked = true;
-
-    // Issued while nothing can commit: it must stay pending until the lock is released.
-    const b = early.append(batch(s, 'plain', [other]));
-    const bState = track(b.stored);
-
-    const a = early.append(batch(s, 'deferred', [d1, d2]), { defer: true });
-    assert.equal(a.ids.length, 2);
-    const aState = track(a.stored);
-    early.received(d1, a.ids[0]!);
-    await turn();
-    assert.equal(aState.settled, false, 'one copy is not acknowledged yet (nor committed)');
-    early.received(d2, a.ids[1]!);
-    await turn();
-    // (checked after a turn rather than only awaited: if it waited for a commit, it would wait for the lock)
-    assert.equal(aState.settled, true, 'settled once every copy was acknowledged');
-    const result = await a.stored;
-    assert.equal(result.duplicate, false);
-    assert.equal(result.serverTimestamp, 1_700_000_000_000);
-    assert.deepEqual(ids(result), a.ids, 'settled with the ids append gave');
-    assert.deepEqual(result.copies.map((c) => c.recipient), [d1, d2]);
-
-    await turn();
-    assert.equal(bState.settled, false, 'the non-deferred append is still waiting for the lock: nothing committed, so the deferred one needed no commit');
-
-    lock.exec('ROLLBACK');
+  const unlock = () => {
+    if (locked) db.exec('ROLLBACK');
     locked = false;
-    const plain = await b.stored;
-    assert.equal(plain.duplicate, false);
-    assert.deepEqual(ids(plain), b.ids);
+  };
+  try {
+    await body({ stores, early: earlyOf(stores), s: device(newUserId(), 1), lock: () => { db.exec('BEGIN IMMEDIATE'); locked = true; }, unlock });
   } finally {
-    if (locked) lock.exec('ROLLBACK');
-    lock.close();
+    unlock();
+    db.close();
     await stores.close();
   }
-});
+}
+
+test('deferred append: received by every device settles without a commit (the write lock is held elsewhere)', LIMIT, () => withLockableStore(async ({ early, s, lock, unlock }) => {
+  const u = newUserId();
+  const d1 = device(u, 1);
+  const d2 = device(u, 2);
+  const other = device(newUserId(), 1);
+  lock();
+
+  // Issued while nothing can commit: it must stay pending until the lock is released.
+  const b = early.append(batch(s, 'plain', [other]));
+  const bState = track(b.stored);
+
+  const a = early.append(batch(s, 'deferred', [d1, d2]), { defer: true });
+  assert.equal(a.ids.length, 2);
+  const aState = track(a.stored);
+  early.received(d1, a.ids[0]!);
+  await turn();
+  assert.equal(aState.settled, false, 'one copy is not acknowledged yet (nor committed)');
+  early.received(d2, a.ids[1]!);
+  await turn();
+  // (checked after a turn rather than only awaited: if it waited for a commit, it would wait for the lock)
+  assert.equal(aState.settled, true, 'settled once every copy was acknowledged');
+  const result = await a.stored;
+  assert.equal(result.duplicate, false);
+  assert.equal(result.serverTimestamp, 1_700_000_000_000);
+  assert.deepEqual(ids(result), a.ids, 'settled with the ids append gave');
+  assert.deepEqual(result.copies.map((c) => c.recipient), [d1, d2]);
+
+  await turn();
+  assert.equal(bState.settled, false, 'the non-deferred append is still waiting for the lock: nothing committed, so the deferred one needed no commit');
+
+  unlock();
+  const plain = await b.stored;
+  assert.equal(plain.duplicate, false);
+  assert.deepEqual(ids(plain), b.ids);
+}));
 
 test('deferred append: received then acked before the deadline is never written, yet a resend is a duplicate', LIMIT, () => withStore(60_000, async ({ stores, early, s, d, file }) => {
   const a = early.append(batch(s, 'elided', [d], { serverTimestamp: 1_700_000_000_123 }), { defer: true });
@@ -323,32 +332,19 @@ test('deferred append: a batch nobody acknowledges is written by its own deadlin
     'B was written by its own deadline, before A\'s hold ended (not together with A when the hold timer fired)');
 }));
 
-test('deferred append: a batch sent to the writer ahead of a non-deferred append still settles when its device acknowledges it', LIMIT, async () => {
-  const file = nextFile();
-  const stores = await openEmbeddedStores({ path: file, deferMs: 60_000, busyTimeoutMs: 60_000 });
-  const lock = new Database(file);
-  let locked = false;
-  try {
-    const early = earlyOf(stores);
-    const s = device(newUserId(), 1);
-    const da = device(newUserId(), 1);
-    const db = device(newUserId(), 1);
-    lock.exec('BEGIN IMMEDIATE');
-    locked = true;
-    const a = early.append(batch(s, 'deferred', [da]), { defer: true });
-    const aState = track(a.stored);
-    const b = early.append(batch(s, 'plain', [db])); // sends A to the writer ahead of it; neither can commit
-    const bState = track(b.stored);
-    early.received(da, a.ids[0]!);
-    await turn();
-    assert.equal(bState.settled, false, 'nothing committed');
-    assert.equal(aState.settled, true, 'the device has it: A settles without waiting for its commit');
-  } finally {
-    if (locked) lock.exec('ROLLBACK');
-    lock.close();
-    await stores.close();
-  }
-});
+test('deferred append: a batch sent to the writer ahead of a non-deferred append still settles when its device acknowledges it', LIMIT, () => withLockableStore(async ({ early, s, lock }) => {
+  const da = device(newUserId(), 1);
+  const db = device(newUserId(), 1);
+  lock();
+  const a = early.append(batch(s, 'deferred', [da]), { defer: true });
+  const aState = track(a.stored);
+  const b = early.append(batch(s, 'plain', [db])); // sends A to the writer ahead of it; neither can commit
+  const bState = track(b.stored);
+  early.received(da, a.ids[0]!);
+  await turn();
+  assert.equal(bState.settled, false, 'nothing committed');
+  assert.equal(aState.settled, true, 'the device has it: A settles without waiting for its commit');
+}));
 
 test('deferred append: allSettled(device) writes what is parked for that device and what was parked before it, nothing after', LIMIT, () => withStore(60_000, async ({ stores, early, s, d }) => {
   const other = device(newUserId(), 1);
