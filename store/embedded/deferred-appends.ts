@@ -189,13 +189,12 @@ export class DeferredAppends {
   /**
    * @param deferMs how long a deferred append waits for its devices' acks before it is written
    * @param flushTo hands a batch to the writer
-   * @param now monotonic clock (ms)
-   */
-  /**
    * @param holdMs how long a batch whose every copy was acknowledged waits for
    *   the deletes (`drop`) before it is written after all (they come once its
    *   receipts are safe; if they never come, e.g. a receipt could not be stored,
    *   the entries must stay in the inbox and come again)
+   * @param elidedKeys how many never-written batches a retransmission is still recognised against
+   * @param now monotonic clock (ms)
    */
   constructor(
     readonly deferMs: number,
