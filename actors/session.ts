@@ -29,9 +29,10 @@
  * guarantees above hold unchanged (`sent` still waits for the commit).
  */
 
+import { createHash } from 'node:crypto';
 import { FrameKind, errorFrame, type ReceiptFrame, type SendFrame, type ServerFrame } from '../protocol/index.ts';
 import { isNormalExit, sameRef, send, type ActorContext, type Behaviour, type CallResult, type ExitReason, type NoReplyResult, type SystemMessage } from '../supervisors/index.ts';
-import type { Device, DeviceAddress, InboxBatch, InboxEntry } from '../store/types.ts';
+import type { AppendResult, Device, DeviceAddress, InboxBatch, InboxEntry } from '../store/types.ts';
 import { INBOX_CURSOR_START } from '../store/types.ts';
 import { isParleyError } from '../protocol/errors.ts';
 import { DeliveryWindow } from './delivery-window.ts';
@@ -265,7 +266,12 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
   // Until its `sent` is written, no receipt naming it goes to this device early.
   if (es !== undefined) sendStarted(es, frame.messageId);
   // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
-  const appended = appendAndNotify(state, batch, { push: frame.resend !== true }, services.inbox.multiWriter !== undefined).then(
+  const announceDuplicate = services.inbox.multiWriter !== undefined;
+  const appended = appendAndNotify(state, batch, { push: frame.resend !== true }, announceDuplicate).then((result) => {
+    // A retransmission of a send stored before the recipient added a device: the new devices get it too.
+    const supplement = result.duplicate ? supplementOf(batch, result) : undefined;
+    return supplement === undefined ? result : appendAndNotify(state, supplement, { push: false }, announceDuplicate).then(() => result);
+  }).then(
     (result) => {
       if (es !== undefined) sendSettled(es, frame.messageId);
       outbound(state.conn, { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: result.serverTimestamp });
@@ -278,6 +284,22 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
     },
   );
   if (services.inbox.pipelined !== true) return appended;
+}
+
+/**
+ * The copies of `batch` for devices the original send (`original`, a
+ * duplicate's result) did not address, as a batch of their own: same message
+ * id and server time, its own dedup key (derived from the devices, so a
+ * further retransmission finds it), flagged `resend`. Undefined when the
+ * original addressed every device `batch` does.
+ */
+function supplementOf(batch: InboxBatch, original: AppendResult): InboxBatch | undefined {
+  const had = new Set(original.copies.map((c) => `${c.recipient.userId}/${c.recipient.deviceId}`));
+  const copies = batch.copies.filter((c) => !had.has(`${c.recipient.userId}/${c.recipient.deviceId}`));
+  if (copies.length === 0) return undefined;
+  const devices = copies.map((c) => `${c.recipient.userId}/${c.recipient.deviceId}`).sort().join(',');
+  const dedupKey = `${batch.clientMessageId}\u0000+${createHash('sha256').update(devices).digest('base64url')}`;
+  return { ...batch, copies, dedupKey, serverTimestamp: original.serverTimestamp, resend: true };
 }
 
 // ---------------------------------------------------------------------------

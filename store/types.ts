@@ -155,6 +155,14 @@ export interface InboxBatch {
   /** At least one; each recipient device at most once. */
   readonly copies: readonly InboxCopy[];
   /**
+   * The de-duplication key within the sender device when it is not
+   * `clientMessageId`: a supplement of an accepted send (the copies for
+   * devices the recipient added since, answered to a retransmission) keeps
+   * the message's id on its entries under a key of its own. 1..256 characters.
+   * @default clientMessageId
+   */
+  readonly dedupKey?: string;
+  /**
    * Whether this may be a retransmission of a batch already stored (the
    * protocol's `send.resend`: the client did not see the outcome of an earlier
    * attempt; or the server retrying an append of its own, e.g. a receipt).

@@ -61,6 +61,9 @@ export function checkBatch(batch: InboxBatch): void {
   if (batch === null || typeof batch !== 'object') throw invalidInput('batch', 'not an object');
   checkDeviceAddress('batch.sender', batch.sender);
   checkClientMessageId(batch.clientMessageId);
+  if (batch.dedupKey !== undefined && (typeof batch.dedupKey !== 'string' || batch.dedupKey.length < 1 || batch.dedupKey.length > 256)) {
+    throw invalidInput('batch.dedupKey', 'not 1..256 characters');
+  }
   checkKind(batch.kind);
   checkTimestamp('batch.serverTimestamp', batch.serverTimestamp);
   checkResend(batch.resend);

@@ -264,7 +264,7 @@ export class CassandraInboxStore implements InboxStore {
   async append(batch: InboxBatch): Promise<AppendResult> {
     checkBatch(batch);
     this.checkOpen('append');
-    const dedupKey = `${batch.sender.userId}:${batch.sender.deviceId}:${batch.clientMessageId}`;
+    const dedupKey = `${batch.sender.userId}:${batch.sender.deviceId}:${batch.dedupKey ?? batch.clientMessageId}`;
     const running = this.inFlight.get(dedupKey);
     if (running !== undefined) {
       // a retry racing its original: the original's outcome decides (success = duplicate)
@@ -283,8 +283,9 @@ export class CassandraInboxStore implements InboxStore {
 
   private async appendOnce(batch: InboxBatch): Promise<AppendResult> {
     const { sender, clientMessageId, kind, serverTimestamp, copies } = batch;
+    const key = batch.dedupKey ?? clientMessageId;
     if (batch.resend === true) {
-      const dup = await this.exec('append', this.cql.getDedup, [sender.userId, sender.deviceId, clientMessageId]);
+      const dup = await this.exec('append', this.cql.getDedup, [sender.userId, sender.deviceId, key]);
       const row = dup.first();
       if (row) return duplicateOf(Number(row['server_ts'] as bigint), row['result'] as string);
     }
@@ -333,7 +334,7 @@ export class CassandraInboxStore implements InboxStore {
       const out: AppendedCopy[] = planned.map((p) => ({ recipient: { userId: p.recipient.userId, deviceId: p.recipient.deviceId }, id: p.id }));
       const result = encodeDedupResult(out); // ASCII (dedup-result.ts): length = bytes
       await this.writes.write([
-        { query: this.cql.insertDedup, params: [sender.userId, sender.deviceId, clientMessageId, sts, result, this.dedupTtl], bytes: ROW_BYTES + keyBytes + result.length },
+        { query: this.cql.insertDedup, params: [sender.userId, sender.deviceId, key, sts, result, this.dedupTtl], bytes: ROW_BYTES + Buffer.byteLength(key) + result.length },
       ]);
       return { duplicate: false, serverTimestamp, copies: out };
     } finally {

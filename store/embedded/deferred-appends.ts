@@ -110,6 +110,7 @@ export type FlushTo = (write: ParkedWrite) => Promise<AppendResult>;
 interface Elided {
   readonly sender: DeviceAddress;
   readonly clientMessageId: string;
+  readonly dedupKey?: string;
   readonly serverTimestamp: number;
   readonly firstId: number;
   readonly recipients: readonly DeviceAddress[];
@@ -159,8 +160,8 @@ export class DeviceMap<V> {
   }
 }
 
-const sameKey = (a: { readonly sender: DeviceAddress; readonly clientMessageId: string }, b: InboxBatch): boolean =>
-  a.clientMessageId === b.clientMessageId && a.sender.deviceId === b.sender.deviceId && a.sender.userId === b.sender.userId;
+const sameKey = (a: { readonly sender: DeviceAddress; readonly clientMessageId: string; readonly dedupKey?: string }, b: InboxBatch): boolean =>
+  (a.dedupKey ?? a.clientMessageId) === (b.dedupKey ?? b.clientMessageId) && a.sender.deviceId === b.sender.deviceId && a.sender.userId === b.sender.userId;
 
 export class DeferredAppends {
   /** Every parked batch, in id order (flushAll). */
@@ -369,8 +370,8 @@ export class DeferredAppends {
   private elide(p: Parked): void {
     p.phase = 'elided';
     this.parkedCount--;
-    const { sender, clientMessageId, serverTimestamp, copies } = p.batch;
-    const e: Elided = { sender, clientMessageId, serverTimestamp, firstId: p.firstId, recipients: copies.map((c) => c.recipient) };
+    const { sender, clientMessageId, dedupKey, serverTimestamp, copies } = p.batch;
+    const e: Elided = { sender, clientMessageId, dedupKey, serverTimestamp, firstId: p.firstId, recipients: copies.map((c) => c.recipient) };
     this.ring[this.ringPos] = e;
     this.ringPos = (this.ringPos + 1) % this.elidedKeys;
     if (!p.settled) {

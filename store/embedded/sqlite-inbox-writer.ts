@@ -80,8 +80,8 @@ export class SqliteInboxWriter {
 
   /** The stored result of the batch's dedup key, as a duplicate; undefined when the key is not stored. */
   private original(batch: InboxBatch): AppendResult | undefined {
-    const { sender, clientMessageId } = batch;
-    const dup = this.getDedup.get(sender.userId, sender.deviceId, clientMessageId);
+    const { sender } = batch;
+    const dup = this.getDedup.get(sender.userId, sender.deviceId, batch.dedupKey ?? batch.clientMessageId);
     return dup === undefined ? undefined : duplicateOf(dup.server_ts, dup.result);
   }
 
@@ -98,7 +98,7 @@ export class SqliteInboxWriter {
       if (skip === undefined || !skip.includes(i)) this.insertEntry.run(firstId + i, userId, deviceId, sender.userId, sender.deviceId, clientMessageId, kind, serverTimestamp, copy.payload);
       out[i] = { recipient: { userId, deviceId }, id: encodeInboxId(firstId + i) };
     }
-    const recorded = this.insertDedup.run(sender.userId, sender.deviceId, clientMessageId, serverTimestamp, encodeDedupResult(out));
+    const recorded = this.insertDedup.run(sender.userId, sender.deviceId, batch.dedupKey ?? clientMessageId, serverTimestamp, encodeDedupResult(out));
     // 0 changes: the key was stored already, so this unflagged batch is a repeat (see the header)
     if (recorded.changes === 0) throw new KeyAlreadyStored();
     return { duplicate: false, serverTimestamp, copies: out };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CiphertextType, ReceiptStatus } from '../../protocol/index.ts';
-import { MismatchedDevicesError } from '../../client/index.ts';
+import { MismatchedDevicesError, libsignalIdentity } from '../../client/index.ts';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { openEmbeddedStores } from '../../store/embedded/index.ts';
@@ -99,5 +99,41 @@ test('messaging - a node that stops right after an ack first stores the delivere
   } finally {
     if (!stopped) await t.stop();
     rmSync(t.dataDir, { recursive: true, force: true });
+  }
+});
+
+test('messaging - a retransmission after the recipient added a device reaches the new device too; the original copies are not stored again', { timeout: 30_000 }, async () => {
+  const t = await startTestNode();
+  try {
+    const { services } = t.node.chat;
+    const alice = await registerClient(t.url);
+    const bob = await registerClient(t.url);
+    const to = bob.credentials.userId;
+    const bobInbox = bob.client.messages()[Symbol.asyncIterator]();
+    const first = alice.client.send(to, text('before'), { messageId: 'm-1' });
+    (await bobInbox.next()).value!.ack();
+    const original = await first;
+
+    // Bob adds a device; alice did not see the outcome of her send and retransmits it.
+    const identity = libsignalIdentity();
+    const registrationId = 4242;
+    const { device } = await services.accounts.addDevice(to, { identityKey: identity.publicKey, registrationId, name: 'second' });
+    services.directory.invalidate(to);
+    const again = await alice.client.send(to, text('before'), { messageId: 'm-1', resend: true });
+    assert.equal(again.serverTime, original.serverTime, 'answered with the original send');
+
+    const bob2 = await loginClient(t.url, identity, registrationId, { userId: to, deviceId: device.deviceId });
+    const bob2Inbox = bob2.messages()[Symbol.asyncIterator]();
+    const copy = (await bob2Inbox.next()).value!;
+    assert.deepEqual([copy.messageId, str(copy.ciphertext), copy.serverTime], ['m-1', 'before', original.serverTime], 'the new device gets the message');
+    copy.ack();
+
+    // Once more: nothing new is stored (its own key is found), and the first device never gets it twice.
+    await alice.client.send(to, text('before'), { messageId: 'm-1', resend: true });
+    await alice.client.send(to, text('after'));
+    assert.equal(str((await bobInbox.next()).value!.ciphertext), 'after', 'device 1: the next message, not m-1 again');
+    assert.equal(str((await bob2Inbox.next()).value!.ciphertext), 'after', 'device 2: the next message, not m-1 again');
+  } finally {
+    await t.stop();
   }
 });

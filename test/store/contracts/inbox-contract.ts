@@ -210,6 +210,27 @@ export function inboxContract(
       assert.equal(await inbox.count(recipients[0]!), 2);
     }));
 
+  test(`${name} - a batch with its own dedupKey keeps the message id on its entries and is found by that key only`, () =>
+    withInbox(async (inbox) => {
+      const sender = device(newUserId(), 1);
+      const peer = newUserId();
+      const first = await inbox.append(batch(sender, 'm-7', [device(peer, 1)]));
+      // the supplement of m-7 for a device added since: same message id, a key of its own
+      const supplement = { ...batch(sender, 'm-7', [device(peer, 2)], { resend: true }), dedupKey: 'm-7\u0000+d2' };
+      const added = await inbox.append(supplement);
+      assert.equal(added.duplicate, false, 'not taken for a retransmission of m-7');
+      const entries = await inbox.read(device(peer, 2), INBOX_CURSOR_START, 10);
+      assert.deepEqual(entries.map((e) => e.clientMessageId), ['m-7'], 'the entry carries the message id');
+      const again = await inbox.append(supplement);
+      assert.equal(again.duplicate, true, 'its own key is found');
+      assert.deepEqual(again.copies, added.copies);
+      const original = await inbox.append(batch(sender, 'm-7', [device(peer, 1)], { resend: true }));
+      assert.equal(original.duplicate, true);
+      assert.deepEqual(original.copies, first.copies, 'the message id still names the original');
+      assert.equal(await inbox.count(device(peer, 2)), 1);
+      assert.equal(await inbox.count(device(peer, 1)), 1);
+    }));
+
   test(`${name} - a first transmission stores; resend false is a first transmission; both record the key`, () =>
     withInbox(async (inbox) => {
       const sender = device(newUserId(), 1);
