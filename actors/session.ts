@@ -25,8 +25,9 @@
  * store is pipelined (fail-stop, InboxStore.pipelined), else one at a time.
  * With a store that assigns ids at the call (InboxStore.early, the embedded
  * store) recipients are told when the append is enqueued and an online
- * device may get a message before it is durable (session-early.ts); the
- * guarantees above hold unchanged (`sent` still waits for the commit).
+ * device may get a message before it is durable (session-early.ts); `sent`
+ * waits for the commit, or for every recipient device's ack when the store
+ * deferred the write (EarlyIds.append `defer`: acked first, never written).
  */
 
 import { createHash } from 'node:crypto';
@@ -260,8 +261,9 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
   // nothing older can be missing; see onNotify) — or, with early ids, when the
   // append is enqueued, so a first transmission may reach an online device
   // before it is durable (session-early.ts; a retransmission may be a
-  // duplicate: held until stored). `sent` still waits for the commit and goes
-  // straight to the connection (no hop through this mailbox).
+  // duplicate: held until stored). `sent` waits for the commit (or, for a
+  // deferred write, the recipient devices' acks) and goes straight to the
+  // connection (no hop through this mailbox).
   const es = state.early;
   // Until its `sent` is written, no receipt naming it goes to this device early.
   if (es !== undefined) sendStarted(es, frame.messageId);

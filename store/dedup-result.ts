@@ -7,6 +7,11 @@ import type { AppendResult, AppendedCopy } from './types.ts';
 
 type StoredResult = [userId: string, deviceId: number, id: string][];
 
+/** The key a batch is de-duplicated under within its sender device (InboxBatch.dedupKey). */
+export function dedupKeyOf(batch: { readonly clientMessageId: string; readonly dedupKey?: string }): string {
+  return batch.dedupKey ?? batch.clientMessageId;
+}
+
 /** The dedup row's `result` column for these copies. */
 export function encodeDedupResult(copies: readonly AppendedCopy[]): string {
   const stored: StoredResult = copies.map((c) => [c.recipient.userId, c.recipient.deviceId, c.id]);

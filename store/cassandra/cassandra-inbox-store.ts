@@ -103,7 +103,7 @@ import { translateCassandraError } from './cassandra-errors.ts';
 import { DeviceSequencer, DeviceSequencers, type DeviceState } from './device-sequencer.ts';
 import { checkInboxId, encodeInboxId, idOfTimeuuid, lowestIdAt, msOfTicks, randomIdTail, ticksOfId, ticksOfMs, timeuuidOfId } from './inbox-id.ts';
 import { checkKeyspace } from './migrations.ts';
-import { duplicateOf, encodeDedupResult } from '../dedup-result.ts';
+import { dedupKeyOf, duplicateOf, encodeDedupResult } from '../dedup-result.ts';
 import { DEFAULT_WRITE_BATCH_LIMITS, WriteCoalescer, type CoalescedRow, type WriteBatchLimits } from './write-coalescer.ts';
 
 /** Consistency levels by name (cassandra-driver `types.consistencies`). */
@@ -264,7 +264,7 @@ export class CassandraInboxStore implements InboxStore {
   async append(batch: InboxBatch): Promise<AppendResult> {
     checkBatch(batch);
     this.checkOpen('append');
-    const dedupKey = `${batch.sender.userId}:${batch.sender.deviceId}:${batch.dedupKey ?? batch.clientMessageId}`;
+    const dedupKey = `${batch.sender.userId}:${batch.sender.deviceId}:${dedupKeyOf(batch)}`;
     const running = this.inFlight.get(dedupKey);
     if (running !== undefined) {
       // a retry racing its original: the original's outcome decides (success = duplicate)
@@ -283,7 +283,7 @@ export class CassandraInboxStore implements InboxStore {
 
   private async appendOnce(batch: InboxBatch): Promise<AppendResult> {
     const { sender, clientMessageId, kind, serverTimestamp, copies } = batch;
-    const key = batch.dedupKey ?? clientMessageId;
+    const key = dedupKeyOf(batch);
     if (batch.resend === true) {
       const dup = await this.exec('append', this.cql.getDedup, [sender.userId, sender.deviceId, key]);
       const row = dup.first();

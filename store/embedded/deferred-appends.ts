@@ -41,6 +41,7 @@
  */
 import type { AppendResult, DeviceAddress, InboxBatch } from '../types.ts';
 import { encodeInboxId } from './inbox-id.ts';
+import { dedupKeyOf } from '../dedup-result.ts';
 
 /**
  * Most de-duplication keys of never-written batches kept in memory. A
@@ -161,7 +162,7 @@ export class DeviceMap<V> {
 }
 
 const sameKey = (a: { readonly sender: DeviceAddress; readonly clientMessageId: string; readonly dedupKey?: string }, b: InboxBatch): boolean =>
-  (a.dedupKey ?? a.clientMessageId) === (b.dedupKey ?? b.clientMessageId) && a.sender.deviceId === b.sender.deviceId && a.sender.userId === b.sender.userId;
+  dedupKeyOf(a) === dedupKeyOf(b) && a.sender.deviceId === b.sender.deviceId && a.sender.userId === b.sender.userId;
 
 export class DeferredAppends {
   /** Every parked batch, in id order (flushAll). */

@@ -102,7 +102,7 @@ export class SqliteInboxStore implements InboxStore {
 
   /** Highest id assigned so far (ids are assigned here, on the caller's thread, in call order: see EarlyIds). */
   private lastId: number;
-  /** The latest append's promise (appends settle in call order). */
+  /** The promise of the latest append handed to the write queue (those settle in queue order). */
   private lastAppend: Promise<unknown> = Promise.resolve();
   /** Appends waiting for their devices' acks before they are written (deferMs > 0 with the writer thread). */
   private deferred: DeferredAppends | undefined;
@@ -119,9 +119,10 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   /**
-   * See InboxStore.early: with the writer thread (pipelined, appends settle in
-   * call order). Ids are assigned at every append either way, so a caller may
-   * mix `append` and `early.append`.
+   * See InboxStore.early: with the writer thread (pipelined: what reaches the
+   * queue settles in queue order; deferred appends may settle earlier, on
+   * their devices' acks). Ids are assigned at every append either way, so a
+   * caller may mix `append` and `early.append`.
    */
   readonly early: EarlyIds | undefined;
 

@@ -18,7 +18,7 @@
 import type Database from 'better-sqlite3';
 import type { AppendResult, AppendedCopy, InboxBatch } from '../types.ts';
 import { encodeInboxId } from './inbox-id.ts';
-import { duplicateOf, encodeDedupResult } from '../dedup-result.ts';
+import { dedupKeyOf, duplicateOf, encodeDedupResult } from '../dedup-result.ts';
 
 /**
  * Thrown inside the append's savepoint when its dedup key turned out to be
@@ -81,7 +81,7 @@ export class SqliteInboxWriter {
   /** The stored result of the batch's dedup key, as a duplicate; undefined when the key is not stored. */
   private original(batch: InboxBatch): AppendResult | undefined {
     const { sender } = batch;
-    const dup = this.getDedup.get(sender.userId, sender.deviceId, batch.dedupKey ?? batch.clientMessageId);
+    const dup = this.getDedup.get(sender.userId, sender.deviceId, dedupKeyOf(batch));
     return dup === undefined ? undefined : duplicateOf(dup.server_ts, dup.result);
   }
 
@@ -98,7 +98,7 @@ export class SqliteInboxWriter {
       if (skip === undefined || !skip.includes(i)) this.insertEntry.run(firstId + i, userId, deviceId, sender.userId, sender.deviceId, clientMessageId, kind, serverTimestamp, copy.payload);
       out[i] = { recipient: { userId, deviceId }, id: encodeInboxId(firstId + i) };
     }
-    const recorded = this.insertDedup.run(sender.userId, sender.deviceId, batch.dedupKey ?? clientMessageId, serverTimestamp, encodeDedupResult(out));
+    const recorded = this.insertDedup.run(sender.userId, sender.deviceId, dedupKeyOf(batch), serverTimestamp, encodeDedupResult(out));
     // 0 changes: the key was stored already, so this unflagged batch is a repeat (see the header)
     if (recorded.changes === 0) throw new KeyAlreadyStored();
     return { duplicate: false, serverTimestamp, copies: out };
