@@ -30,7 +30,8 @@ export interface AckOutcome<T> {
 
 /** Pushed-but-unacked deliveries of one session, in push order. */
 export class DeliveryWindow<T> {
-  private readonly pending: PendingDelivery<T>[] = [];
+  /** In push order; released ones are cleared at once (undefined) and cut off in bulk. */
+  private readonly pending: (PendingDelivery<T> | undefined)[] = [];
   private head = 0;
   private nextSeq = 1;
   private readonly bySeq = new Map<number, PendingDelivery<T>>();
@@ -72,12 +73,13 @@ export class DeliveryWindow<T> {
     }
     let ackUpTo: InboxEntryId | undefined;
     while (this.head < this.pending.length && this.pending[this.head]!.acked) {
-      const d = this.pending[this.head++]!;
+      const d = this.pending[this.head]!;
+      // Let go of it now: kept reachable until the next cut (hundreds of ms at
+      // a device's pace), entries outlive young-generation GCs and are promoted.
+      this.pending[this.head++] = undefined;
       this.bySeq.delete(d.seq);
       ackUpTo = d.id;
     }
-    // Released deliveries are cut off soon: kept reachable here for seconds,
-    // their entries would outlive young-generation GCs and be promoted.
     if (this.head > 32 && this.head * 2 > this.pending.length) {
       this.pending.splice(0, this.head);
       this.head = 0;

@@ -8,7 +8,17 @@
  * recipient lookups later on login).
  */
 import { isParleyError } from '../protocol/errors.ts';
-import type { AccountStore, Device, UserId } from '../store/types.ts';
+import type { AccountStore, Device, DeviceAddress, UserId } from '../store/types.ts';
+
+/**
+ * A cached device, with its address as one shared object: every copy of a
+ * message to it refers to that object rather than building its own (the
+ * copies of messages never written are remembered for thousands of
+ * messages, store/embedded/deferred-appends.ts).
+ */
+export interface DirectoryDevice extends Device {
+  readonly address: DeviceAddress;
+}
 
 /** Options of the directory. */
 export interface DeviceDirectoryOptions {
@@ -23,7 +33,7 @@ export interface DeviceDirectoryOptions {
 }
 
 interface CacheEntry {
-  readonly devices: readonly Device[];
+  readonly devices: readonly DirectoryDevice[];
   readonly at: number;
 }
 
@@ -43,7 +53,7 @@ export class DeviceDirectory {
   }
 
   /** The cached list, when fresh; no I/O. */
-  cached(userId: UserId): readonly Device[] | undefined {
+  cached(userId: UserId): readonly DirectoryDevice[] | undefined {
     const e = this.cache.get(userId);
     if (e === undefined) return undefined;
     if (this.now() - e.at > this.ttlMs) {
@@ -58,12 +68,12 @@ export class DeviceDirectory {
    * the account store refuses as input (it keys users by UUID) names nobody:
    * an unknown user, not a store failure.
    */
-  async devicesOf(userId: UserId): Promise<readonly Device[]> {
+  async devicesOf(userId: UserId): Promise<readonly DirectoryDevice[]> {
     const hit = this.cached(userId);
     if (hit !== undefined) return hit;
-    let devices: Device[];
+    let devices: DirectoryDevice[];
     try {
-      devices = await this.accounts.listDevices(userId);
+      devices = (await this.accounts.listDevices(userId)).map((d) => ({ ...d, address: { userId: d.userId, deviceId: d.deviceId } }));
     } catch (err) {
       if (isParleyError(err) && err.code === 'PARLEY_ERR_STORE_INVALID_INPUT') return [];
       throw err;

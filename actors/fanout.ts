@@ -20,6 +20,8 @@ import type { DeviceAddress, DeviceId, UserId } from '../store/types.ts';
 export interface FanoutDevice {
   readonly deviceId: DeviceId;
   readonly registrationId: number;
+  /** The device's address, shared by the copies to it (DeviceDirectory); built per copy when absent. */
+  readonly address?: DeviceAddress;
 }
 
 /** One planned copy. */
@@ -50,10 +52,10 @@ export function planFanout(
   const targets = toSelf ? recipientDevices.filter((d) => d.deviceId !== sender.deviceId) : recipientDevices;
   const first = envelopes[0];
   if (envelopes.length === 1 && first !== undefined && first.deviceId === 0) {
-    const copies: PlannedCopy[] = targets.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, type: first.type, ciphertext: first.ciphertext }));
+    const copies: PlannedCopy[] = targets.map((d) => ({ recipient: d.address ?? { userId: to, deviceId: d.deviceId }, type: first.type, ciphertext: first.ciphertext }));
     if (!toSelf) {
       for (const d of senderDevices) {
-        if (d.deviceId !== sender.deviceId) copies.push({ recipient: { userId: sender.userId, deviceId: d.deviceId }, type: first.type, ciphertext: first.ciphertext });
+        if (d.deviceId !== sender.deviceId) copies.push({ recipient: d.address ?? { userId: sender.userId, deviceId: d.deviceId }, type: first.type, ciphertext: first.ciphertext });
       }
     }
     return { ok: true, copies };
@@ -72,7 +74,9 @@ export function planFanout(
   if (missing.length > 0 || extra.length > 0 || stale.length > 0) return { ok: false, missing, extra, stale };
   return {
     ok: true,
-    copies: envelopes.map((e) => ({ recipient: { userId: to, deviceId: e.deviceId }, type: e.type, ciphertext: e.ciphertext })),
+    copies: envelopes.map((e) => ({
+      recipient: targets.find((d) => d.deviceId === e.deviceId)?.address ?? { userId: to, deviceId: e.deviceId }, type: e.type, ciphertext: e.ciphertext,
+    })),
   };
 }
 

@@ -2,7 +2,7 @@
  * A Session's writes besides its own sends: announcing committed entries to
  * recipient sessions, storing receipts, and looking devices up.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { FrameKind, ReceiptStatus, errorFrame } from '../protocol/index.ts';
 import { cast, send, type ActorContext } from '../supervisors/index.ts';
 import { isParleyError } from '../protocol/errors.ts';
@@ -14,6 +14,15 @@ import type { AppendFate, EarlyNotice } from './session-early.ts';
 
 // ---------------------------------------------------------------------------
 // receipts
+
+/**
+ * Receipts' dedup keys (their client message ids): this process's random
+ * prefix and a counter, unique across devices, nodes and restarts. (Not a
+ * UUID each: `randomUUID` builds its string from 20 pieces, and the key of a
+ * receipt never written is remembered for thousands of messages.)
+ */
+const RECEIPT_ID_PREFIX = `rcpt.${randomBytes(12).toString('base64url')}.`;
+let receiptCounter = 0;
 
 /** Attempts of a "delivered" receipt the server makes itself before giving up (then the acked messages stay: see receiptFailed). */
 const RECEIPT_ATTEMPTS = 6;
@@ -35,7 +44,7 @@ const RECEIPT_RETRY_MS = 100;
  */
 export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProtocol>, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined): Promise<void> {
   const self = ctx.self;
-  const clientMessageId = `rcpt.${randomUUID()}`;
+  const clientMessageId = RECEIPT_ID_PREFIX + (receiptCounter++).toString(36);
   let done!: () => void;
   const safe = new Promise<void>((resolve) => { done = resolve; });
   const retryOrGiveUp = async (error: unknown, attempt: number): Promise<void> => {
@@ -80,7 +89,7 @@ async function enqueueReceipt(
   const payload = encodeStoredReceipt({ status, messageIds });
   const batch: InboxBatch = {
     sender: device, clientMessageId, kind: 'receipt', serverTimestamp, ...(resend ? { resend: true } : {}),
-    copies: devices.map((d) => ({ recipient: { userId: to, deviceId: d.deviceId }, payload })),
+    copies: devices.map((d) => ({ recipient: d.address, payload })),
   };
   // Early, a receipt may go at once unless it could overtake the `sent` of one of its messages (session-early.ts).
   const stored = appendAndNotify(state, batch, { push: false, ...(resend ? {} : { receiptFor: messageIds }) }, true);

@@ -39,7 +39,7 @@
  * that never got `sent` retransmits, and the device drops the repeat as it
  * does after any crash (protocol/README.md).
  */
-import type { AppendResult, DeviceAddress, InboxBatch } from '../types.ts';
+import type { AppendResult, DeviceAddress, InboxBatch, InboxEntryId } from '../types.ts';
 import { encodeInboxId } from './inbox-id.ts';
 import { dedupKeyOf } from '../dedup-result.ts';
 
@@ -69,6 +69,7 @@ export interface ParkedWrite {
 interface Parked {
   readonly batch: InboxBatch;
   readonly firstId: number;
+  readonly ids: readonly InboxEntryId[] | undefined;
   /** Written at this time unless every copy was acknowledged by then. */
   readonly deadline: number;
   /** Once every copy is acknowledged: written at this time unless dropped by then (see `holdMs`). */
@@ -107,14 +108,60 @@ interface DeviceSlots {
 /** Where flushed batches go (the store's write queue); returns the commit's promise. */
 export type FlushTo = (write: ParkedWrite) => Promise<AppendResult>;
 
-/** What is kept of a batch never written: enough to answer a retransmission. */
-interface Elided {
-  readonly sender: DeviceAddress;
-  readonly clientMessageId: string;
-  readonly dedupKey?: string;
-  readonly serverTimestamp: number;
-  readonly firstId: number;
-  readonly recipients: readonly DeviceAddress[];
+/**
+ * The most recent batches never written, as a ring in parallel arrays: enough
+ * to answer a retransmission. The next one replaces the slot under `pos`.
+ * Only a retransmission looks here (a scan: they are rare), so the common
+ * path keeps no index by key. (Not a Map used as a FIFO either: after many
+ * deletes V8 walks every deleted slot at the front of a Map to find its first
+ * key.) Kept lean on purpose: every slot lives for thousands of messages, so
+ * what it holds is promoted out of the young generation; it keeps references
+ * to what already exists (the key, the sender's and recipients' addresses)
+ * and two numbers, and builds no object per batch.
+ */
+class ElidedRing {
+  private readonly keys: (string | undefined)[];
+  private readonly senders: (DeviceAddress | undefined)[];
+  /** The recipient, or the recipients when there are several (copy order). */
+  private readonly recipients: (DeviceAddress | readonly DeviceAddress[] | undefined)[];
+  private readonly times: Float64Array;
+  private readonly firstIds: Float64Array;
+  private pos = 0;
+
+  constructor(private readonly capacity: number) {
+    this.keys = new Array<string | undefined>(capacity).fill(undefined);
+    this.senders = new Array<DeviceAddress | undefined>(capacity).fill(undefined);
+    this.recipients = new Array<DeviceAddress | readonly DeviceAddress[] | undefined>(capacity).fill(undefined);
+    this.times = new Float64Array(capacity);
+    this.firstIds = new Float64Array(capacity);
+  }
+
+  add(batch: InboxBatch, firstId: number): void {
+    if (this.capacity === 0) return;
+    const i = this.pos;
+    this.pos = (i + 1) % this.capacity;
+    const { copies } = batch;
+    this.keys[i] = dedupKeyOf(batch);
+    this.senders[i] = batch.sender;
+    this.recipients[i] = copies.length === 1 ? copies[0]!.recipient : copies.map((c) => c.recipient);
+    this.times[i] = batch.serverTimestamp;
+    this.firstIds[i] = firstId;
+  }
+
+  /** The original result of the batch with `batch`'s key, as a duplicate, if it is here. */
+  find(batch: InboxBatch): AppendResult | undefined {
+    const key = dedupKeyOf(batch);
+    const { sender } = batch;
+    for (let i = 0; i < this.capacity; i++) {
+      const s = this.senders[i];
+      if (this.keys[i] !== key || s === undefined || s.deviceId !== sender.deviceId || s.userId !== sender.userId) continue;
+      const r = this.recipients[i]!;
+      const firstId = this.firstIds[i]!;
+      const copies = (Array.isArray(r) ? r : [r] as readonly DeviceAddress[]).map((a, j) => ({ recipient: { userId: a.userId, deviceId: a.deviceId }, id: encodeInboxId(firstId + j) }));
+      return { duplicate: true, serverTimestamp: this.times[i]!, copies };
+    }
+    return undefined;
+  }
 }
 
 /** A map by device (user id, then device id), nested so that a lookup builds no key string. */
@@ -161,7 +208,7 @@ export class DeviceMap<V> {
   }
 }
 
-const sameKey = (a: { readonly sender: DeviceAddress; readonly clientMessageId: string; readonly dedupKey?: string }, b: InboxBatch): boolean =>
+const sameKey = (a: InboxBatch, b: InboxBatch): boolean =>
   dedupKeyOf(a) === dedupKeyOf(b) && a.sender.deviceId === b.sender.deviceId && a.sender.userId === b.sender.userId;
 
 export class DeferredAppends {
@@ -175,15 +222,8 @@ export class DeferredAppends {
   private readonly held: Parked[] = [];
   private heldHead = 0;
   private readonly byDevice = new DeviceMap<DeviceSlots>();
-  /**
-   * The most recent batches never written, as a ring: the next one replaces
-   * the one under `ringPos`. Only a retransmission looks here (a scan: they
-   * are rare), so the common path keeps no index by key. (Not a Map used as
-   * a FIFO either: after many deletes V8 walks every deleted slot at the
-   * front of a Map to find its first key.)
-   */
-  private readonly ring: (Elided | undefined)[];
-  private ringPos = 0;
+  /** Never-written batches a retransmission is still recognised against. */
+  private readonly elided: ElidedRing;
   private parkedCount = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Infinity;
@@ -202,10 +242,10 @@ export class DeferredAppends {
     readonly deferMs: number,
     private readonly flushTo: FlushTo,
     private readonly holdMs = DEFAULT_HOLD_MS,
-    private readonly elidedKeys = DEFAULT_ELIDED_KEYS,
+    elidedKeys = DEFAULT_ELIDED_KEYS,
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.ring = new Array<Elided | undefined>(elidedKeys).fill(undefined);
+    this.elided = new ElidedRing(elidedKeys);
   }
 
   /** Batches parked and not yet flushed or elided. */
@@ -237,22 +277,22 @@ export class DeferredAppends {
       const p = this.fifo[i]!;
       if (p.phase === 'parked' && sameKey(p.batch, batch)) return p.promise.then(asDuplicate);
     }
-    for (const e of this.ring) {
-      if (e === undefined || !sameKey(e, batch)) continue;
-      const copies = e.recipients.map((r, i) => ({ recipient: { userId: r.userId, deviceId: r.deviceId }, id: encodeInboxId(e.firstId + i) }));
-      return Promise.resolve({ duplicate: true, serverTimestamp: e.serverTimestamp, copies });
-    }
-    return undefined;
+    const e = this.elided.find(batch);
+    return e === undefined ? undefined : Promise.resolve(e);
   }
 
-  /** Parks a checked batch whose ids start at `firstId`; resolves when every copy is acknowledged or committed. */
-  park(batch: InboxBatch, firstId: number): Promise<AppendResult> {
+  /**
+   * Parks a checked batch whose ids start at `firstId` (`ids`: those ids
+   * encoded, when the caller has them); resolves when every copy is
+   * acknowledged or committed.
+   */
+  park(batch: InboxBatch, firstId: number, ids?: readonly InboxEntryId[]): Promise<AppendResult> {
     let resolve!: (r: AppendResult) => void;
     let reject!: (err: unknown) => void;
     const promise = new Promise<AppendResult>((res, rej) => { resolve = res; reject = rej; });
     const n = batch.copies.length;
     const p: Parked = {
-      batch, firstId, deadline: this.now() + this.deferMs, holdDeadline: Infinity, unreceived: n, live: n,
+      batch, firstId, ids, deadline: this.now() + this.deferMs, holdDeadline: Infinity, unreceived: n, live: n,
       dropped: undefined, phase: 'parked', settled: false, resolve, reject, promise,
     };
     this.fifo.push(p);
@@ -371,10 +411,7 @@ export class DeferredAppends {
   private elide(p: Parked): void {
     p.phase = 'elided';
     this.parkedCount--;
-    const { sender, clientMessageId, dedupKey, serverTimestamp, copies } = p.batch;
-    const e: Elided = { sender, clientMessageId, dedupKey, serverTimestamp, firstId: p.firstId, recipients: copies.map((c) => c.recipient) };
-    this.ring[this.ringPos] = e;
-    this.ringPos = (this.ringPos + 1) % this.elidedKeys;
+    this.elided.add(p.batch, p.firstId);
     if (!p.settled) {
       p.settled = true;
       p.resolve(resultOf(p));
@@ -488,10 +525,11 @@ function shrink<T>(array: T[], head: number): number {
 }
 
 function resultOf(p: Parked): AppendResult {
-  const copies = p.batch.copies.map((c, i) => ({ recipient: { userId: c.recipient.userId, deviceId: c.recipient.deviceId }, id: encodeInboxId(p.firstId + i) }));
+  const { ids, firstId } = p;
+  const copies = p.batch.copies.map((c, i) => ({ recipient: c.recipient, id: ids?.[i] ?? encodeInboxId(firstId + i) }));
   return { duplicate: false, serverTimestamp: p.batch.serverTimestamp, copies };
 }
 
 function asDuplicate(r: AppendResult): AppendResult {
-  return { ...r, duplicate: true };
+  return { duplicate: true, serverTimestamp: r.serverTimestamp, copies: r.copies };
 }

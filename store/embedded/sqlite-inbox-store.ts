@@ -202,7 +202,7 @@ export class SqliteInboxStore implements InboxStore {
       // The key of a batch parked or never written is known only here.
       const duplicate = deferred.duplicateOf(batch);
       if (duplicate !== undefined) return { ids, stored: duplicate };
-      if (defer) return { ids, stored: deferred.park(batch, first) };
+      if (defer) return { ids, stored: deferred.park(batch, first, ids) };
       // Commit order stays id order: what is parked goes first.
       deferred.flushAll();
     }
