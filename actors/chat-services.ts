@@ -82,7 +82,26 @@ export interface ChatServices {
   now(): number;
 }
 
+/**
+ * Session names already built, by user then device: every copy of every
+ * message looks its recipient's session up by name, and a fresh string would
+ * be concatenated, flattened and hashed each time. Forgotten wholesale past
+ * `SESSION_NAMES_MAX` users.
+ */
+const sessionNames = new Map<string, Map<number, string>>();
+const SESSION_NAMES_MAX = 100_000;
+
 /** Registered name of a device's session: one per device on the node. */
 export function sessionName(device: DeviceAddress): string {
-  return `session/${device.userId}/${device.deviceId}`;
+  const { userId, deviceId } = device;
+  let names = sessionNames.get(userId);
+  let name = names?.get(deviceId);
+  if (name !== undefined) return name;
+  if (names === undefined) {
+    if (sessionNames.size >= SESSION_NAMES_MAX) sessionNames.clear();
+    sessionNames.set(userId, (names = new Map()));
+  }
+  name = `session/${userId}/${deviceId}`;
+  names.set(deviceId, name);
+  return name;
 }

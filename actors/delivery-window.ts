@@ -34,7 +34,8 @@ export class DeliveryWindow<T> {
   private readonly pending: (PendingDelivery<T> | undefined)[] = [];
   private head = 0;
   private nextSeq = 1;
-  private readonly bySeq = new Map<number, PendingDelivery<T>>();
+  /** Seq of `pending[0]`: seqs are consecutive, so a seq's index is `seq - base` (no map to grow and shrink per delivery). */
+  private base = 1;
 
   /** @param capacity most unacked deliveries at once (the device's window) */
   constructor(readonly capacity: number) {}
@@ -54,7 +55,6 @@ export class DeliveryWindow<T> {
     const seq = this.nextSeq++;
     const d: PendingDelivery<T> = { seq, id, entry, acked: false };
     this.pending.push(d);
-    this.bySeq.set(seq, d);
     return seq;
   }
 
@@ -63,7 +63,8 @@ export class DeliveryWindow<T> {
     const newlyAcked: T[] = [];
     let unknown = 0;
     for (const seq of seqs) {
-      const d = this.bySeq.get(seq);
+      const i = seq - this.base;
+      const d = Number.isInteger(i) && i >= this.head && i < this.pending.length ? this.pending[i] : undefined;
       if (d === undefined || d.acked) {
         unknown += d === undefined ? 1 : 0;
         continue;
@@ -77,11 +78,11 @@ export class DeliveryWindow<T> {
       // Let go of it now: kept reachable until the next cut (hundreds of ms at
       // a device's pace), entries outlive young-generation GCs and are promoted.
       this.pending[this.head++] = undefined;
-      this.bySeq.delete(d.seq);
       ackUpTo = d.id;
     }
     if (this.head > 32 && this.head * 2 > this.pending.length) {
       this.pending.splice(0, this.head);
+      this.base += this.head;
       this.head = 0;
     }
     return { newlyAcked, ackUpTo, unknown };
@@ -91,6 +92,6 @@ export class DeliveryWindow<T> {
   clear(): void {
     this.pending.length = 0;
     this.head = 0;
-    this.bySeq.clear();
+    this.base = this.nextSeq;
   }
 }

@@ -9,6 +9,7 @@ import { isParleyError } from '../protocol/errors.ts';
 import type { AppendResult, EarlyIds, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName } from './chat-services.ts';
+import type { DirectoryDevice } from './device-directory.ts';
 import { inOrder, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
 import type { AppendFate, EarlyNotice } from './session-early.ts';
 
@@ -59,31 +60,45 @@ export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProto
     receiptFailed(state, self, rid, error);
     done();
   };
-  const tryStore = (attempt: number): void => inOrder(state, async () => {
-    let outcome: Promise<void>;
-    try {
-      const { settled } = await enqueueReceipt(state, self, to, status, messageIds, rid, clientMessageId, attempt > 1);
-      outcome = settled.then(done, (error: unknown) => retryOrGiveUp(error, attempt));
-    } catch (error) {
-      // Caught here: a rejection would end the node process and leave the chain rejected.
-      outcome = retryOrGiveUp(error, attempt);
-    }
-    if (state.services.inbox.early === undefined) await outcome;
+  const tryStore = (attempt: number): void => inOrder(state, () => {
+    const onError = (error: unknown): Promise<void> => retryOrGiveUp(error, attempt);
+    // Pipelined (early ids): later writes wait only until this one is enqueued; otherwise until it settled.
+    const pipelined = state.services.inbox.early !== undefined;
+    const failed = (error: unknown): Promise<void> | undefined => {
+      const outcome = onError(error);
+      return pipelined ? undefined : outcome;
+    };
+    const enqueue = (devices: readonly DirectoryDevice[]): Promise<void> | undefined => {
+      try {
+        const outcome = enqueueReceipt(state, self, devices, to, status, messageIds, rid, clientMessageId, attempt > 1, done, onError);
+        return pipelined ? undefined : outcome;
+      } catch (error) {
+        // Caught here: a rejection would end the node process and leave the chain rejected.
+        return failed(error);
+      }
+    };
+    // At once when the devices of `to` are cached (the common case), else after the lookup.
+    const devices = state.services.directory.cached(to);
+    if (devices !== undefined) return enqueue(devices);
+    return state.services.directory.devicesOf(to).then(enqueue, failed);
   });
   tryStore(1);
   return safe;
 }
 
-/** Enqueues one attempt at a receipt; `settled` follows its outcome. */
-async function enqueueReceipt(
-  state: SessionState, self: SessionRef, to: string, status: ReceiptStatus, messageIds: readonly string[], rid: number | undefined,
-  clientMessageId: string, resend: boolean,
-): Promise<{ settled: Promise<void> }> {
+/**
+ * Enqueues one attempt at a receipt to `devices` (those of `to`); `onStored`
+ * or `onError` follows its outcome (the returned promise settles after it).
+ */
+function enqueueReceipt(
+  state: SessionState, self: SessionRef, devices: readonly DirectoryDevice[], to: string, status: ReceiptStatus, messageIds: readonly string[],
+  rid: number | undefined, clientMessageId: string, resend: boolean, onStored: () => void, onError: (error: unknown) => Promise<void>,
+): Promise<void> {
   const { services, device } = state;
-  const devices = await services.directory.devicesOf(to);
   if (devices.length === 0) {
     if (rid !== undefined) send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', rid, `unknown user ${to}`) });
-    return { settled: Promise.resolve() };
+    onStored();
+    return Promise.resolve();
   }
   const serverTimestamp = services.now();
   const payload = encodeStoredReceipt({ status, messageIds });
@@ -92,12 +107,10 @@ async function enqueueReceipt(
     copies: devices.map((d) => ({ recipient: d.address, payload })),
   };
   // Early, a receipt may go at once unless it could overtake the `sent` of one of its messages (session-early.ts).
-  const stored = appendAndNotify(state, batch, { push: false, ...(resend ? {} : { receiptFor: messageIds }) }, true);
-  return {
-    settled: stored.then(() => {
-      if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
-    }),
-  };
+  return appendThen(state, batch, { push: false, ...(resend ? {} : { receiptFor: messageIds }) }, true, () => {
+    if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
+    onStored();
+  }, onError);
 }
 
 /**
@@ -125,12 +138,23 @@ function receiptFailed(state: SessionState, self: SessionRef, rid: number | unde
  * `announceDuplicate`). Settles as `append` does.
  */
 export function appendAndNotify(state: SessionState, batch: InboxBatch, notice: Omit<EarlyNotice, 'fate'>, announceDuplicate: boolean): Promise<AppendResult> {
+  return appendThen(state, batch, notice, announceDuplicate, (result) => result, (error) => Promise.reject(error));
+}
+
+/**
+ * `appendAndNotify(…).then(onResult, onError)` in one step on the hot path
+ * (a store with early ids: one promise per append, not three).
+ */
+export function appendThen<T>(
+  state: SessionState, batch: InboxBatch, notice: Omit<EarlyNotice, 'fate'>, announceDuplicate: boolean,
+  onResult: (result: AppendResult) => T | Promise<T>, onError: (error: unknown) => T | Promise<T>,
+): Promise<T> {
   const { inbox } = state.services;
   if (inbox.early === undefined) {
     return inbox.append(batch).then((result) => {
       if (!result.duplicate || announceDuplicate) notifyCopies(state, result, batch);
       return result;
-    });
+    }).then(onResult, onError);
   }
   const registry = state.services.system.registry;
   const targets = batch.copies.map((c) => registry.whereis(sessionName(c.recipient)) as SessionRef | undefined);
@@ -141,7 +165,7 @@ export function appendAndNotify(state: SessionState, batch: InboxBatch, notice: 
   try {
     appended = inbox.early.append(batch, defer ? DEFER : undefined);
   } catch (error) {
-    return Promise.reject(error); // a batch invalid on its face, as `append` reports it
+    return Promise.reject(error).then(undefined, onError); // a batch invalid on its face, as `append` reports it
   }
   const { ids, stored } = appended;
   const fate: AppendFate = { stored: undefined };
@@ -149,11 +173,11 @@ export function appendAndNotify(state: SessionState, batch: InboxBatch, notice: 
   return stored.then(
     (result) => {
       fate.stored = !result.duplicate;
-      return result;
+      return onResult(result);
     },
     (error: unknown) => {
       fate.stored = false;
-      throw error;
+      return onError(error);
     },
   );
 }

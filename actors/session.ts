@@ -43,7 +43,7 @@ import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
 import { inOrder, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
-import { appendAndNotify, storeReceipt } from './session-store.ts';
+import { appendAndNotify, appendThen, storeReceipt } from './session-store.ts';
 import { flushDelivered, onAck, onNotify, onRead, onSettled, onVerified, pump, restartDelivery } from './session-delivery.ts';
 import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
 import { newEarlyState, sendSettled, sendStarted } from './session-early.ts';
@@ -269,22 +269,22 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
   if (es !== undefined) sendStarted(es, frame.messageId);
   // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
   const announceDuplicate = services.inbox.multiWriter !== undefined;
-  const appended = appendAndNotify(state, batch, { push: frame.resend !== true }, announceDuplicate).then((result) => {
+  const onSent = (result: AppendResult): void => {
+    if (es !== undefined) sendSettled(es, frame.messageId);
+    outbound(state.conn, { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: result.serverTimestamp });
+  };
+  const onFailed = (error: unknown): void => {
+    if (es !== undefined) sendSettled(es, frame.messageId);
+    // Pipelined: later sends already enqueued fail too (fail-stop); the client resends from here.
+    if (isParleyError(error) && error.retryable) state.gate.blockedOn ??= frame.messageId;
+    send(self, { t: 'append-failed', rid: frame.rid, error });
+  };
+  const appended = appendThen(state, batch, { push: frame.resend !== true }, announceDuplicate, (result) => {
     // A retransmission of a send stored before the recipient added a device: the new devices get it too.
     const supplement = result.duplicate ? supplementOf(batch, result) : undefined;
-    return supplement === undefined ? result : appendAndNotify(state, supplement, { push: false }, announceDuplicate).then(() => result);
-  }).then(
-    (result) => {
-      if (es !== undefined) sendSettled(es, frame.messageId);
-      outbound(state.conn, { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: result.serverTimestamp });
-    },
-    (error: unknown) => {
-      if (es !== undefined) sendSettled(es, frame.messageId);
-      // Pipelined: later sends already enqueued fail too (fail-stop); the client resends from here.
-      if (isParleyError(error) && error.retryable) state.gate.blockedOn ??= frame.messageId;
-      send(self, { t: 'append-failed', rid: frame.rid, error });
-    },
-  );
+    if (supplement === undefined) return onSent(result);
+    return appendAndNotify(state, supplement, { push: false }, announceDuplicate).then(() => onSent(result), onFailed);
+  }, onFailed);
   if (services.inbox.pipelined !== true) return appended;
 }
 

@@ -44,3 +44,27 @@ test('delivery-window - many pushes and acks keep memory bounded and order intac
   assert.equal(last, id(10_000));
   assert.equal(w.size, 0);
 });
+
+test('delivery-window - seqs outside the pending ones are unknown, whatever their value, across cuts and clears', () => {
+  const w = new DeliveryWindow<number>(1000);
+  for (let i = 1; i <= 100; i++) w.push(id(i), i);
+  // Release 1..80 one by one: the front is cut off (a splice) along the way.
+  for (let s = 1; s <= 80; s++) assert.equal(w.ack([s]).ackUpTo, id(s));
+  let out = w.ack([0, -1, 1.5, 81.5, Number.NaN, 2 ** 40, 1, 50, 80, 101]);
+  assert.equal(out.unknown, 10, 'released, never pushed, negative, fractional and huge seqs');
+  assert.deepEqual(out.newlyAcked, []);
+  assert.equal(out.ackUpTo, undefined);
+  // Out of order within what is pending: acked once, released with the prefix.
+  out = w.ack([83, 83, 81]);
+  assert.deepEqual(out.newlyAcked, [83, 81]);
+  assert.equal(out.ackUpTo, id(81));
+  assert.equal(w.ack([83]).unknown, 0, 'acked but not released: a repeat, not unknown');
+  assert.equal(w.ack([82]).ackUpTo, id(83));
+  w.clear();
+  assert.equal(w.ack([84, 100]).unknown, 2, 'pushed before the clear');
+  const seq = w.push(id(200), 200);
+  assert.equal(seq, 101);
+  out = w.ack([seq]);
+  assert.deepEqual(out.newlyAcked, [200]);
+  assert.equal(out.ackUpTo, id(200));
+});
