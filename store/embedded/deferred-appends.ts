@@ -98,11 +98,14 @@ interface Slot {
 }
 
 interface DeviceSlots {
-  readonly slots: Slot[];
+  /** In id order; those before `cleared` are let go of (undefined) until the front is cut off. */
+  readonly slots: (Slot | undefined)[];
   /** First slot not yet dropped (the slots before it are no longer parked). */
   head: number;
   /** First slot not yet received (the slots before it are received or their batch settled). */
   recv: number;
+  /** Slots before it are cleared (nothing needs them: before both `head` and `recv`). */
+  cleared: number;
 }
 
 /** Where flushed batches go (the store's write queue); returns the commit's promise. */
@@ -213,14 +216,11 @@ const sameKey = (a: InboxBatch, b: InboxBatch): boolean =>
 
 export class DeferredAppends {
   /** Every parked batch, in id order (flushAll). */
-  private readonly fifo: Parked[] = [];
-  private fifoHead = 0;
+  private readonly fifo = new Fifo<Parked>();
   /** Parked batches by `deadline` (park order); stale ones (received, flushed, elided) are skipped. */
-  private readonly waiting: Parked[] = [];
-  private waitingHead = 0;
+  private readonly waiting = new Fifo<Parked>();
   /** Acknowledged batches by `holdDeadline`; stale ones (flushed, elided) are skipped. */
-  private readonly held: Parked[] = [];
-  private heldHead = 0;
+  private readonly held = new Fifo<Parked>();
   private readonly byDevice = new DeviceMap<DeviceSlots>();
   /** Never-written batches a retransmission is still recognised against. */
   private readonly elided: ElidedRing;
@@ -259,8 +259,7 @@ export class DeferredAppends {
     let devices = 0;
     for (const d of this.byDevice.values()) if (d.slots.length > 0) devices++;
     return {
-      parked: this.parkedCount, devices, queued: this.fifo.length - this.fifoHead,
-      waiting: this.waiting.length - this.waitingHead, held: this.held.length - this.heldHead,
+      parked: this.parkedCount, devices, queued: this.fifo.size, waiting: this.waiting.size, held: this.held.size,
     };
   }
 
@@ -273,8 +272,8 @@ export class DeferredAppends {
    */
   duplicateOf(batch: InboxBatch): Promise<AppendResult> | undefined {
     if (batch.resend !== true) return undefined;
-    for (let i = this.fifoHead; i < this.fifo.length; i++) {
-      const p = this.fifo[i]!;
+    for (let i = 0; i < this.fifo.size; i++) {
+      const p = this.fifo.at(i)!;
       if (p.phase === 'parked' && sameKey(p.batch, batch)) return p.promise.then(asDuplicate);
     }
     const e = this.elided.find(batch);
@@ -301,7 +300,7 @@ export class DeferredAppends {
     for (let i = 0; i < n; i++) {
       const { userId, deviceId } = batch.copies[i]!.recipient;
       let d = this.byDevice.get(userId, deviceId);
-      if (d === undefined) this.byDevice.set(userId, deviceId, (d = { slots: [], head: 0, recv: 0 }));
+      if (d === undefined) this.byDevice.set(userId, deviceId, (d = { slots: [], head: 0, recv: 0, cleared: 0 }));
       d.slots.push({ p, i, id: firstId + i });
     }
     if (this.parkedCount > MAX_PARKED) this.flushWhile(() => this.parkedCount > MAX_PARKED);
@@ -358,6 +357,8 @@ export class DeferredAppends {
     while (d.head < d.slots.length && d.slots[d.head]!.p.phase !== 'parked') d.head++;
     while (d.recv < d.slots.length && d.slots[d.recv]!.p.settled) d.recv++;
     const done = Math.min(d.head, d.recv);
+    // Let go of the batches at once (a slot kept until the next cut holds its batch for hundreds of ms at a device's pace).
+    while (d.cleared < done) d.slots[d.cleared++] = undefined;
     if (done === d.slots.length) {
       // Emptied, not deleted: a device online here gets the next message soon
       // (deleting and re-creating its entries allocated on every message).
@@ -365,10 +366,12 @@ export class DeferredAppends {
       d.slots.length = 0;
       d.head = 0;
       d.recv = 0;
+      d.cleared = 0;
     } else if (done > SHRINK_AT && done * 2 > d.slots.length) {
       d.slots.splice(0, done);
       d.head -= done;
       d.recv -= done;
+      d.cleared = 0;
     }
   }
 
@@ -420,8 +423,8 @@ export class DeferredAppends {
 
   /** Flushes parked batches from the oldest while `more()` holds. */
   private flushWhile(more: () => boolean): void {
-    while (this.fifoHead < this.fifo.length && more()) {
-      const p = this.fifo[this.fifoHead++]!;
+    while (this.fifo.size > 0 && more()) {
+      const p = this.fifo.shift()!;
       if (p.phase === 'parked') this.flush(p);
     }
     this.compact();
@@ -431,22 +434,22 @@ export class DeferredAppends {
   private flushDue(): void {
     const now = this.now();
     for (;;) {
-      const p = this.waiting[this.waitingHead];
+      const p = this.waiting.peek();
       if (p === undefined) break;
       if (p.phase === 'parked' && p.unreceived > 0) {
         if (p.deadline > now) break;
         this.flush(p);
       }
-      this.waitingHead++;
+      this.waiting.shift();
     }
     for (;;) {
-      const p = this.held[this.heldHead];
+      const p = this.held.peek();
       if (p === undefined) break;
       if (p.phase === 'parked') {
         if (p.holdDeadline > now) break;
         this.flush(p);
       }
-      this.heldHead++;
+      this.held.shift();
     }
     this.compact();
     if (this.byDevice.size > MAX_IDLE_DEVICES) this.byDevice.deleteWhere((d) => d.slots.length === 0);
@@ -454,12 +457,9 @@ export class DeferredAppends {
 
   /** Drops the consumed fronts of the queues. */
   private compact(): void {
-    while (this.fifoHead < this.fifo.length && this.fifo[this.fifoHead]!.phase !== 'parked') this.fifoHead++;
-    this.fifoHead = shrink(this.fifo, this.fifoHead);
-    while (this.waitingHead < this.waiting.length && (this.waiting[this.waitingHead]!.phase !== 'parked' || this.waiting[this.waitingHead]!.unreceived === 0)) this.waitingHead++;
-    this.waitingHead = shrink(this.waiting, this.waitingHead);
-    while (this.heldHead < this.held.length && this.held[this.heldHead]!.phase !== 'parked') this.heldHead++;
-    this.heldHead = shrink(this.held, this.heldHead);
+    this.fifo.dropWhile(notParked);
+    this.waiting.dropWhile(notWaiting);
+    this.held.dropWhile(notParked);
   }
 
   private flush(p: Parked): void {
@@ -487,7 +487,7 @@ export class DeferredAppends {
 
   /** Keeps one timer, for the earliest deadline of the queues' fronts (`held` may come due before `waiting` when holdMs < deferMs). */
   private arm(): void {
-    const due = Math.min(this.waiting[this.waitingHead]?.deadline ?? Infinity, this.held[this.heldHead]?.holdDeadline ?? Infinity);
+    const due = Math.min(this.waiting.peek()?.deadline ?? Infinity, this.held.peek()?.holdDeadline ?? Infinity);
     if (this.timer !== undefined) {
       if (due >= this.timerDue) return;
       clearTimeout(this.timer);
@@ -511,17 +511,59 @@ export class DeferredAppends {
  */
 const SHRINK_AT = 32;
 
-/** Removes `array[0, head)` when it is all of the array or a large part; returns the new head. */
-function shrink<T>(array: T[], head: number): number {
-  if (head === array.length) {
-    array.length = 0;
-    return 0;
+const notParked = (p: Parked): boolean => p.phase !== 'parked';
+/** Not waiting for its deadline any more: left, or every copy acknowledged (then `held` has it). */
+const notWaiting = (p: Parked): boolean => p.phase !== 'parked' || p.unreceived === 0;
+
+/**
+ * A queue in a ring buffer that doubles when full. What leaves the front is
+ * let go at once (kept reachable, it would outlive young-generation
+ * collections and be promoted), and the buffer is never cut or truncated, so
+ * a queue that fills and drains all the time allocates nothing (it keeps
+ * the largest size it reached: at most MAX_PARKED entries).
+ */
+class Fifo<T> {
+  private items: (T | undefined)[] = new Array<T | undefined>(16).fill(undefined);
+  private head = 0;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
   }
-  if (head > SHRINK_AT && head * 2 > array.length) {
-    array.splice(0, head);
-    return 0;
+
+  /** The `i`th entry from the front. */
+  at(i: number): T | undefined {
+    return i < this.count ? this.items[(this.head + i) & (this.items.length - 1)] : undefined;
   }
-  return head;
+
+  peek(): T | undefined {
+    return this.count > 0 ? this.items[this.head] : undefined;
+  }
+
+  push(v: T): void {
+    const capacity = this.items.length;
+    if (this.count === capacity) {
+      const grown = new Array<T | undefined>(capacity * 2).fill(undefined);
+      for (let i = 0; i < capacity; i++) grown[i] = this.items[(this.head + i) & (capacity - 1)];
+      this.items = grown;
+      this.head = 0;
+    }
+    this.items[(this.head + this.count++) & (this.items.length - 1)] = v;
+  }
+
+  shift(): T | undefined {
+    if (this.count === 0) return undefined;
+    const v = this.items[this.head];
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) & (this.items.length - 1);
+    this.count--;
+    return v;
+  }
+
+  /** Removes entries from the front while `test` holds for them. */
+  dropWhile(test: (v: T) => boolean): void {
+    while (this.count > 0 && test(this.items[this.head]!)) this.shift();
+  }
 }
 
 function resultOf(p: Parked): AppendResult {

@@ -97,3 +97,33 @@ test('deferred appends - written by flushAll, by the deadline, or after the hold
     clearInterval(keepAlive);
   }
 });
+
+test('deferred appends - the queues keep park order through wrap-around and growth', async () => {
+  const w = writer();
+  const order: number[] = [];
+  w.events.on('write', (write: ParkedWrite) => order.push(write.firstId));
+  const d = new DeferredAppends(60_000, w.flushTo);
+  try {
+    const s = { userId: randomUUID(), deviceId: 1 };
+    const r = { userId: randomUUID(), deviceId: 1 };
+    const other = { userId: randomUUID(), deviceId: 1 };
+    let id = 0;
+    const park = (to: DeviceAddress) => d.park(batch(s, `m${++id}`, [to]), id);
+    // 12 parked, the first 9 acked and dropped (the front moves), then 40 more: the
+    // buffers wrap around and grow while their front is not at index 0.
+    for (let i = 0; i < 12; i++) park(r);
+    d.drop(r.userId, r.deviceId, 9);
+    assert.equal(d.stats().queued, 3);
+    for (let i = 0; i < 40; i++) park(i % 2 === 0 ? r : other);
+    assert.equal(d.stats().queued, 43);
+    // Dropping some in the middle (device `other`) leaves them in the queue, skipped when written.
+    d.drop(other.userId, other.deviceId, 30);
+    d.flushAll();
+    await turn();
+    const expected = [10, 11, 12, ...Array.from({ length: 40 }, (_, i) => 13 + i).filter((n) => n % 2 === 1 || n > 30)];
+    assert.deepEqual(order, expected, 'written in id order, without the elided ones');
+    assert.deepEqual(d.stats(), EMPTY);
+  } finally {
+    d.stop();
+  }
+});
