@@ -6,11 +6,13 @@
  * window, and latency at a fixed rate.
  *
  * Run: node --import tsx bench/messaging/run.ts [--pairs 50] [--window 32] [--duration 10] [--rate 5000] [--payload 100]
- *        [--only parley|relay] [--modes peak,rate] [--cpu-prof <dir>] [--node-flags "<flags>"] [--server-log]
+ *        [--only parley|relay] [--modes peak,rate] [--cpu-prof <dir>] [--node-flags "<flags>"] [--server-log] [--gc-stats]
  * `--only` measures one server (no ratios); `--cpu-prof` writes the servers'
  * V8 CPU profiles into <dir> when they stop; `--node-flags` passes Node/V8
  * flags to both server processes (e.g. GC settings); `--server-log` copies
- * the servers' output to stderr.
+ * the servers' output to stderr; `--gc-stats` runs the servers with
+ * `--trace-gc-nvp` and reports their main thread's scavenges (count, pauses,
+ * bytes promoted and surviving) and mark-compacts over each measured interval.
  * Prints one JSON line and a table. Servers run as separate processes; the
  * load client runs in this one; server CPU and RSS are read from /proc.
  */
@@ -18,6 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { GcTrace, type GcSummary } from '../lib/gc-trace.ts';
 import { cpuCores, sampleProcess } from '../lib/process-usage.ts';
 import { relayDriver } from '../relay/relay-driver.ts';
 import { parleyDriver } from './parley-driver.ts';
@@ -39,7 +42,8 @@ const textArg = (name: string): string | undefined => {
 const only = textArg('only');
 const cpuProfDir = textArg('cpu-prof');
 const modes = (textArg('modes') ?? 'peak,rate').split(',') as ('peak' | 'rate')[];
-const nodeFlags = (textArg('node-flags') ?? '').split(' ').filter((f) => f !== '');
+const gcStats = process.argv.includes('--gc-stats');
+const nodeFlags = [...(textArg('node-flags') ?? '').split(' ').filter((f) => f !== ''), ...(gcStats ? ['--trace-gc-nvp'] : [])];
 const serverLog = process.argv.includes('--server-log');
 
 interface Measured extends PairLoadResult {
@@ -47,27 +51,37 @@ interface Measured extends PairLoadResult {
   readonly serverRssMb: number;
   /** CPU of this process (the load client) over the same run. */
   readonly clientCpuCores: number;
+  /** The server's GC over the measured interval (`--gc-stats`). */
+  readonly gc?: GcSummary;
 }
 
-async function startServer(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string; gc: GcTrace }> {
   const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)];
   const child = spawn(process.execPath, [...prof, ...nodeFlags, '--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Output is kept (for an exit before start-up) and matched until the server is ready, then only relayed.
   let out = '';
+  let started = false;
+  const gc = new GcTrace();
+  child.stdout!.on('data', (d: Buffer) => gc.feed(d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {
-      out += d.toString();
       if (serverLog) process.stderr.write(d);
+      if (started) return;
+      out += d.toString();
       const m = ready.exec(out);
-      if (m) resolve(m[1]!.startsWith('ws') ? m[1]! : `ws://127.0.0.1:${m[1]}`);
+      if (m === null) return;
+      started = true;
+      resolve(m[1]!.startsWith('ws') ? m[1]! : `ws://127.0.0.1:${m[1]}`);
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
   });
-  return { child, url };
+  return { child, url, gc };
 }
 
-async function measure(child: ChildProcess, driver: PairDriver, mode: 'peak' | 'rate'): Promise<Measured> {
+async function measure(server: { child: ChildProcess; gc: GcTrace }, driver: PairDriver, mode: 'peak' | 'rate'): Promise<Measured> {
+  const { child, gc } = server;
   let before = sampleProcess(child.pid!);
   let after = before;
   let clientBefore = process.cpuUsage();
@@ -76,7 +90,9 @@ async function measure(child: ChildProcess, driver: PairDriver, mode: 'peak' | '
   let elapsedMs = 1;
   // CPU over the measured interval only (not connection set-up or warm-up).
   const onMeasuring = (on: boolean) => {
+    gc.measuring = on;
     if (on) {
+      gc.reset();
       before = sampleProcess(child.pid!);
       clientBefore = process.cpuUsage();
       t0 = performance.now();
@@ -87,7 +103,9 @@ async function measure(child: ChildProcess, driver: PairDriver, mode: 'peak' | '
     }
   };
   const result = await runPairLoad(driver, { pairs, window, durationS, warmupS: 2, rate: mode === 'rate' ? rate : undefined, onMeasuring });
+  const gcSummary = gcStats ? gc.summary() : undefined;
   return {
+    ...(gcSummary === undefined ? {} : { gc: gcSummary }),
     ...result,
     serverCpuCores: Number(cpuCores(before, after).toFixed(2)),
     serverRssMb: Math.round(after.rssBytes / 1e6),
@@ -105,7 +123,7 @@ const results: Measured[] = [];
 if (only !== 'parley') {
   const relay = await startServer(['bench/relay/bare-relay.ts'], /listening (\d+)/);
   try {
-    for (const mode of modes) results.push(await measure(relay.child, relayDriver(relay.url, payload), mode));
+    for (const mode of modes) results.push(await measure(relay, relayDriver(relay.url, payload), mode));
   } finally {
     await stop(relay.child);
   }
@@ -114,7 +132,7 @@ if (only !== 'relay') {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-bench-'));
   const node = await startServer(['server/cli.ts', 'start', '--http-port', '0', '--gateway-port', '0', '--data-dir', dataDir, '--log-level', 'warn'], /gateway (ws:\/\/\S+)/);
   try {
-    for (const mode of modes) results.push(await measure(node.child, parleyDriver(node.url, payload), mode));
+    for (const mode of modes) results.push(await measure(node, parleyDriver(node.url, payload), mode));
   } finally {
     await stop(node.child);
     rmSync(dataDir, { recursive: true, force: true });
@@ -141,3 +159,12 @@ for (const r of results) {
   console.log(`| ${r.driver} | ${r.mode === 'rate' ? `rate ${rate}/s` : `peak (window ${window})`} | ${r.msgsPerS} | ${r.latency.p50Ms} | ${r.latency.p99Ms} | ${r.latency.p999Ms} | ${r.serverCpuCores} | ${r.serverRssMb} | ${r.clientCpuCores} |`);
 }
 console.log(`\nParley peak / relay peak = ${summary.ratios.peakThroughputVsRelay} (target ≥ 0.6); p99 at ${rate}/s: Parley / relay = ${summary.ratios.p99AtRateVsRelay} (target ≤ 2)`);
+if (gcStats) {
+  console.log('\n| server | mode | scavenges | mean pause ms | max pause ms | promoted KB / scavenge | survived KB / scavenge | allocated KB / scavenge | mark-compacts (pause ms) |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    const g = r.gc;
+    if (g === undefined) continue;
+    console.log(`| ${r.driver} | ${r.mode} | ${g.scavenges} | ${g.scavengePauseMeanMs} | ${g.scavengePauseMaxMs} | ${g.promotedMeanKb} | ${g.survivedMeanKb} | ${g.allocatedMeanKb} | ${g.markCompacts} (${g.markCompactPauseMs}) |`);
+  }
+}
