@@ -12,7 +12,6 @@ import type { InboxEntryId } from '../store/types.ts';
 
 /** One pushed entry awaiting its ack. */
 export interface PendingDelivery<T> {
-  readonly seq: number;
   readonly id: InboxEntryId;
   readonly entry: T;
   acked: boolean;
@@ -53,7 +52,7 @@ export class DeliveryWindow<T> {
   /** Records a push and returns its seq. */
   push(id: InboxEntryId, entry: T): number {
     const seq = this.nextSeq++;
-    const d: PendingDelivery<T> = { seq, id, entry, acked: false };
+    const d: PendingDelivery<T> = { id, entry, acked: false };
     this.pending.push(d);
     return seq;
   }

@@ -157,7 +157,7 @@ class ElidedRing {
     const { sender } = batch;
     for (let i = 0; i < this.capacity; i++) {
       const s = this.senders[i];
-      if (this.keys[i] !== key || s === undefined || s.deviceId !== sender.deviceId || s.userId !== sender.userId) continue;
+      if (this.keys[i] !== key || s === undefined || !sameDevice(s, sender)) continue;
       const r = this.recipients[i]!;
       const firstId = this.firstIds[i]!;
       const copies = (Array.isArray(r) ? r : [r] as readonly DeviceAddress[]).map((a, j) => ({ recipient: { userId: a.userId, deviceId: a.deviceId }, id: encodeInboxId(firstId + j) }));
@@ -211,8 +211,8 @@ export class DeviceMap<V> {
   }
 }
 
-const sameKey = (a: InboxBatch, b: InboxBatch): boolean =>
-  dedupKeyOf(a) === dedupKeyOf(b) && a.sender.deviceId === b.sender.deviceId && a.sender.userId === b.sender.userId;
+const sameDevice = (a: DeviceAddress, b: DeviceAddress): boolean => a.deviceId === b.deviceId && a.userId === b.userId;
+const sameKey = (a: InboxBatch, b: InboxBatch): boolean => dedupKeyOf(a) === dedupKeyOf(b) && sameDevice(a.sender, b.sender);
 
 export class DeferredAppends {
   /** Every parked batch, in id order (flushAll). */

@@ -257,8 +257,8 @@ export class SqliteInboxStore implements InboxStore {
   async ack(device: DeviceAddress, upTo: InboxEntryId): Promise<void> {
     checkDeviceAddress('device', device);
     const upToN = decodeInboxId('upTo', upTo);
-    this.deferred?.drop(device.userId, device.deviceId, upToN);
     const { userId, deviceId } = device;
+    this.deferred?.drop(userId, deviceId, upToN);
     const written = this.unswept.get(userId, deviceId);
     if (written === undefined && this.swept.get(userId, deviceId) === true) return;
     if (written !== undefined && written <= upToN) this.unswept.delete(userId, deviceId);
@@ -267,7 +267,7 @@ export class SqliteInboxStore implements InboxStore {
       this.swept.set(userId, deviceId, true);
     }
     try {
-      await this.writes.enqueue({ op: 'ack', userId: device.userId, deviceId: device.deviceId, upTo: upToN });
+      await this.writes.enqueue({ op: 'ack', userId, deviceId, upTo: upToN });
     } catch (err) {
       // Not deleted: the next ack must not skip its delete.
       this.swept.delete(userId, deviceId);
