@@ -35,6 +35,13 @@ export interface ChatSettings {
    * not one per ack batch. @default 20
    */
   readonly receiptFlushMs: number;
+  /**
+   * Several writers (a cluster): how long a first transmission to devices
+   * that all have a session in the cluster is handed over to them before it is
+   * stored instead (acked by them first: never stored; session-forward.ts).
+   * 0 = every send is stored before `sent`. Unused on one node. @default 0
+   */
+  readonly forwardMs: number;
   /** Outbound bytes buffered for one socket before it is closed as a slow consumer (4450). @default 4194304 */
   readonly maxBufferedBytes: number;
 }
@@ -47,6 +54,7 @@ export const DEFAULT_CHAT_SETTINGS: ChatSettings = {
   deliveryWindow: 256,
   readBatch: 128,
   receiptFlushMs: 20,
+  forwardMs: 0,
   maxBufferedBytes: 4 * 1024 * 1024,
 };
 

@@ -29,7 +29,7 @@ import {
 } from '../protocol/index.ts';
 import { isParleyError } from '../protocol/errors.ts';
 import {
-  call, cast, exit, isNormalExit, sameRef, send, startPartitionedChild, worker,
+  call, cast, exit, isAlive, isNormalExit, sameRef, send, startPartitionedChild, worker,
   type ActorContext, type Behaviour, type MonitorRef, type NoReplyResult, type SystemMessage,
 } from '../supervisors/index.ts';
 import type { DeviceAddress } from '../store/types.ts';
@@ -299,7 +299,9 @@ async function openSession(services: ChatServices, device: DeviceAddress, conn: 
   for (let attempt = 0; attempt < 3; attempt++) {
     const existing = services.system.registry.whereis(name) as SessionRef | undefined;
     const cluster = services.cluster;
-    if (cluster !== undefined && (existing === undefined || existing.node !== services.system.node)) {
+    // A local session that exited may stay in the cluster registry until the
+    // deletion of its name comes back from the shared store: taken over too.
+    if (cluster !== undefined && (existing === undefined || existing.node !== services.system.node || !isAlive(existing))) {
       const spec = worker('session', SESSION, { device, conn, services }, { restart: 'temporary' });
       const ref = (await startPartitionedChild(services.sessionSupervisor, spec, name)) as SessionRef;
       try {

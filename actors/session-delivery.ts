@@ -4,12 +4,13 @@
  * coalesced "delivered" receipts), and restarting after a takeover.
  */
 import { FrameKind, ReceiptStatus, type AckFrame, type ServerFrame } from '../protocol/index.ts';
-import { send, type ActorContext } from '../supervisors/index.ts';
+import { send, type ActorContext, type From } from '../supervisors/index.ts';
 import type { InboxEntry, InboxEntryId } from '../store/types.ts';
 import { INBOX_CURSOR_START } from '../store/types.ts';
 import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
 import { outbound } from './connection-protocol.ts';
-import { inOrder, type SessionProtocol, type SessionState } from './session-state.ts';
+import { inOrder, type ForwardOutcome, type SessionProtocol, type SessionState } from './session-state.ts';
+import { admitForward, forwardAcked, isForwardToken, linkStoredCopy, prevPushed, refuseAwaiting } from './session-forward.ts';
 import { admitEarly, dropHeld, settled, type EarlyNotice, type EarlyState } from './session-early.ts';
 import { storeReceipt } from './session-store.ts';
 import { applyVerified, directPush, readStart, resetMultiWriter, scheduleVerify, takeRead, touch } from './session-multiwriter.ts';
@@ -31,6 +32,16 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
     // Point deletes of exactly what was acked (a late entry may sit between them).
     touch(mw, services.now());
     for (const e of out.newlyAcked) {
+      // A forwarded entry was never stored: its sender hears of the ack instead (session-forward.ts).
+      if (isForwardToken(e.id)) {
+        const stored = forwardAcked(state, e);
+        if (stored !== undefined) {
+          // Its stored copy (written when the sender's wait ran out) was linked to it, not pushed.
+          mw.recent.set(stored, true);
+          mw.toDelete.push(stored);
+        }
+        continue;
+      }
       mw.recent.set(e.id, true);
       mw.toDelete.push(e.id);
     }
@@ -118,7 +129,8 @@ export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>
     // order); otherwise a read pushes it, in id order (session-multiwriter.ts).
     touch(mw, state.services.now());
     scheduleVerify(state, ctx);
-    const direct = directPush(mw, entry.id, prev, state.window.hasRoom);
+    // `prev` may be a forward token: pushed if it is the last one pushed from that sender on this connection.
+    const direct = directPush(mw, entry.id, prev, state.window.hasRoom, prev !== undefined && isForwardToken(prev) && prevPushed(state, entry.sender, prev));
     if (direct === 'push') push(state, entry);
     else if (direct === 'read') {
       state.moreAvailable = true;
@@ -184,10 +196,22 @@ export function onSettled(state: SessionState, ctx: ActorContext<SessionProtocol
   pump(state, ctx);
 }
 
-function push(state: SessionState, entry: InboxEntry): void {
+/** (Cluster) a send handed over before it is stored: pushed now or refused (session-forward.ts). */
+export function onForward(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev: string, from: From<'ok' | ForwardOutcome>): void {
+  if (!admitForward(state, entry, prev, from)) return;
   const seq = state.window.push(entry.id, entry);
+  outbound(state.conn, toFrame(seq, entry));
+  const mw = state.mw!;
+  touch(mw, state.services.now());
+  scheduleVerify(state, ctx);
+}
+
+function push(state: SessionState, entry: InboxEntry): void {
   if (entry.id > state.readCursor) state.readCursor = entry.id;
   state.mw?.recent.set(entry.id, false);
+  // The stored copy of a forward the device has and has not acked yet: acked with it (session-forward.ts).
+  if (state.mw !== undefined && linkStoredCopy(state, entry)) return;
+  const seq = state.window.push(entry.id, entry);
   outbound(state.conn, toFrame(seq, entry));
 }
 
@@ -254,6 +278,8 @@ export function onRead(state: SessionState, ctx: ActorContext<SessionProtocol>, 
 
 /** After a takeover: forget what the old connection had not acked and read again from the inbox. */
 export function restartDelivery(state: SessionState, ctx: ActorContext<SessionProtocol>): void {
+  // Forwards pushed to the old connection and not acked: their senders store them; the new one reads them.
+  refuseAwaiting(state);
   state.window.clear();
   state.generation++;
   state.reading = false;

@@ -117,13 +117,14 @@ export function takeRead(mw: MultiWriterState, entries: readonly InboxEntry[], l
 }
 
 /**
- * What a notify does: 'push' (its `prev` was pushed, the entry was not),
+ * What a notify does: 'push' (its `prev` was pushed, the entry was not;
+ * `prevKnownPushed`: the caller knows, e.g. `prev` is a forward token it pushed),
  * 'skip' (already pushed or seen by a completed round), 'read'.
  */
-export function directPush(mw: MultiWriterState, id: InboxEntryId, prev: InboxEntryId | undefined, hasRoom: boolean): 'push' | 'skip' | 'read' {
+export function directPush(mw: MultiWriterState, id: InboxEntryId, prev: InboxEntryId | undefined, hasRoom: boolean, prevKnownPushed = false): 'push' | 'skip' | 'read' {
   if (mw.recent.has(id) || id <= mw.cursor || id <= mw.lowWater) return 'skip';
   if (prev === undefined || !hasRoom) return 'read';
-  return mw.recent.has(prev) || prev <= mw.lowWater || prev <= mw.cursor ? 'push' : 'read';
+  return prevKnownPushed || mw.recent.has(prev) || prev <= mw.lowWater || prev <= mw.cursor ? 'push' : 'read';
 }
 
 /** Schedules the next verification if the session is active and none is pending. */

@@ -4,7 +4,7 @@
  * and its delivery logic (session-delivery.ts) share them.
  */
 import type { AckFrame, ReceiptFrame, SendFrame, ServerFrame } from '../protocol/index.ts';
-import type { MonitorRef, Protocol, Ref } from '../supervisors/index.ts';
+import type { From, MonitorRef, Protocol, Ref } from '../supervisors/index.ts';
 import type { DeviceAddress, InboxEntry, InboxEntryId } from '../store/types.ts';
 import type { MultiWriterState } from './session-multiwriter.ts';
 import type { EarlyNotice, EarlyState } from './session-early.ts';
@@ -13,7 +13,18 @@ import type { ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 
 /** Messages a session accepts. */
-export type SessionCall = { readonly t: 'attach'; readonly conn: ConnectionRef };
+export type SessionCall =
+  | { readonly t: 'attach'; readonly conn: ConnectionRef }
+  /**
+   * (Several writers, a cluster) a first transmission handed over before it is
+   * stored (session-forward.ts): `entry.id` is a forward token, not an inbox id;
+   * `prev` is what the sending session last stored or forwarded for this
+   * device. Answered 'acked' once the device acked it, 'refused' when it was
+   * not pushed (or the session stopped or was taken over before the ack).
+   */
+  | { readonly t: 'forward'; readonly entry: InboxEntry; readonly prev: string };
+/** How a forward ended at the recipient's session. */
+export type ForwardOutcome = 'acked' | 'refused';
 export type SessionCast =
   | { readonly t: 'frame'; readonly frame: SendFrame | AckFrame | ReceiptFrame }
   /**
@@ -40,7 +51,7 @@ export type SessionInfo =
   | { readonly t: 'verify-failed'; readonly error: unknown }
   /** Notifies may have been lost (the cluster lost a node or this node's NATS link): look again. */
   | { readonly t: 'resync' };
-export type SessionProtocol = Protocol<SessionCall, 'ok', SessionCast, SessionInfo>;
+export type SessionProtocol = Protocol<SessionCall, 'ok' | ForwardOutcome, SessionCast, SessionInfo>;
 export type SessionRef = Ref<SessionProtocol>;
 
 /** The whole state of a session. */
@@ -77,8 +88,35 @@ export interface SessionState {
   readonly mw: MultiWriterState | undefined;
   /** A "delivered" receipt could not be stored: nothing is deleted from the inbox any more (session-store.ts). */
   receiptLost: boolean;
-  /** Id of the last entry this session stored for each recipient device (`user:device`), for notifies' `prev`. */
+  /** Id of the last entry this session stored (or token of the last it forwarded) for each recipient device (`user:device`), for `prev`. */
   readonly lastSentTo: Map<string, InboxEntryId>;
+  /** (Cluster) forwarding of this session's sends and of forwards to its device: session-forward.ts. */
+  readonly fwd: ForwardState;
+}
+
+/** Both sides of forwarding (session-forward.ts). */
+export interface ForwardState {
+  /** Sender side: sends handed over or waiting behind one, in send order (their fallback appends keep it). */
+  readonly queue: PendingSend[];
+  /** Recipient side: forwards pushed to the device and not acked, by token → the waiting caller. */
+  readonly awaiting: Map<string, From<'ok' | ForwardOutcome>>;
+  /** Recipient side: the token of each forward awaiting its ack, by `user:device:messageId` (its stored copy is linked to it, not pushed). */
+  readonly byMessage: Map<string, string>;
+  /** Recipient side: the stored copy of a forward awaiting its ack (stored after the sender's wait), by token: acked with it. */
+  readonly linked: Map<string, InboxEntryId>;
+  /** Recipient side: the token last pushed from each sending device (`user:device`) on this connection. */
+  readonly lastFrom: Map<string, string>;
+  /** Called once `queue` is empty (a stopping session waits for its fallback writes). */
+  readonly idle: Array<() => void>;
+}
+
+/** A send of this session whose store write waits for the outcome of forwards (session-forward.ts). */
+export interface PendingSend {
+  /** Per copy: undefined while its forward is out; a plain append has every copy 'refused' from the start. */
+  readonly outcomes: (ForwardOutcome | 'lost' | undefined)[];
+  remaining: number;
+  /** Runs once every outcome is in and the send is at the head of the queue. */
+  readonly settle: (acked: readonly boolean[]) => void | Promise<void>;
 }
 
 /**

@@ -42,9 +42,10 @@ import { encodeStoredMessage } from './inbox-payload.ts';
 import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
-import { inOrder, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
+import { inOrder, type ForwardOutcome, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
 import { appendAndNotify, appendThen, storeReceipt } from './session-store.ts';
-import { flushDelivered, onAck, onNotify, onRead, onSettled, onVerified, pump, restartDelivery } from './session-delivery.ts';
+import { flushDelivered, onAck, onForward, onNotify, onRead, onSettled, onVerified, pump, restartDelivery } from './session-delivery.ts';
+import { appendBehindForwards, forwardSend, forwardsSettled, forwardTargets, newForwardState, refuseAwaiting } from './session-forward.ts';
 import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
 import { newEarlyState, sendSettled, sendStarted } from './session-early.ts';
 
@@ -70,7 +71,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       sendChain: Promise.resolve(), chainPending: 0, waitingDeletes: new Set(), gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
       mw: services.inbox.multiWriter === undefined ? undefined : newMultiWriterState(services.inbox.multiWriter, services.now()),
-      lastSentTo: new Map(), receiptLost: false,
+      lastSentTo: new Map(), receiptLost: false, fwd: newForwardState(),
     };
     services.localSessions.add(ctx.self);
     pump(state, ctx);
@@ -78,7 +79,11 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
     return { ok: state };
   },
 
-  handleCall(request, _from, state, ctx): CallResult<SessionState, 'ok'> {
+  handleCall(request, from, state, ctx): CallResult<SessionState, 'ok' | ForwardOutcome> {
+    if (request.t === 'forward') {
+      onForward(state, ctx, request.entry, request.prev, from);
+      return { noreply: state };
+    }
     // attach: a second login of the same device. The older socket is closed
     // with 4409; everything it had not acked is delivered again on the new one.
     ctx.demonitor(state.connMonitor);
@@ -166,6 +171,8 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
 
   terminate(reason: ExitReason, state, ctx) {
     const { services, device } = state;
+    // Forwards the device did not ack: their senders store them now.
+    refuseAwaiting(state);
     flushDelivered(state, ctx);
     clearTimeout(state.mw?.verifyTimer);
     services.localSessions.delete(ctx.self);
@@ -178,7 +185,8 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
     });
     // The receipts and deletes just flushed wait in the write chain (a delete then maybe for its
     // receipts, outside it): the node closes its stores after them.
-    const last = Promise.allSettled([...(state.chainPending > 0 ? [state.sendChain] : []), lastSeen])
+    // Sends handed over by forwards and not settled yet are stored (or acked) within forwardMs.
+    const last = Promise.allSettled([...(state.chainPending > 0 || state.fwd.queue.length > 0 ? [forwardsSettled(state)] : []), lastSeen])
       .then(() => Promise.allSettled([...state.waitingDeletes]));
     services.finalWrites.add(last);
     void last.then(() => services.finalWrites.delete(last));
@@ -269,7 +277,7 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
   if (es !== undefined) sendStarted(es, frame.messageId);
   // A duplicate is announced again in a cluster: the node that stored it may have died before announcing.
   const announceDuplicate = services.inbox.multiWriter !== undefined;
-  const onSent = (result: AppendResult): void => {
+  const onSent = (result: Pick<AppendResult, 'serverTimestamp'>): void => {
     if (es !== undefined) sendSettled(es, frame.messageId);
     outbound(state.conn, { kind: FrameKind.Sent, rid: frame.rid, messageId: frame.messageId, serverTime: result.serverTimestamp });
   };
@@ -279,12 +287,27 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
     if (isParleyError(error) && error.retryable) state.gate.blockedOn ??= frame.messageId;
     send(self, { t: 'append-failed', rid: frame.rid, error });
   };
-  const appended = appendThen(state, batch, { push: frame.resend !== true }, announceDuplicate, (result) => {
+  const append = (b: InboxBatch): Promise<void> => appendThen(state, b, { push: frame.resend !== true }, announceDuplicate, (result) => {
     // A retransmission of a send stored before the recipient added a device: the new devices get it too.
-    const supplement = result.duplicate ? supplementOf(batch, result) : undefined;
+    const supplement = result.duplicate ? supplementOf(b, result) : undefined;
     if (supplement === undefined) return onSent(result);
     return appendAndNotify(state, supplement, { push: false }, announceDuplicate).then(() => onSent(result), onFailed);
   }, onFailed);
+  if (state.mw !== undefined && services.settings.forwardMs > 0) {
+    // Several writers: a first transmission to devices online in the cluster is handed over before it
+    // is stored, and stored only if not acked in time (session-forward.ts).
+    const to = frame.resend === true ? undefined : forwardTargets(state, batch);
+    if (to !== undefined) {
+      forwardSend(state, batch, to, services.settings.forwardMs, () => onSent({ serverTimestamp }), append);
+      return;
+    }
+    // Stored in send order, after the fallback writes of forwards still out.
+    if (state.fwd.queue.length > 0) {
+      appendBehindForwards(state, () => append(batch));
+      return;
+    }
+  }
+  const appended = append(batch);
   if (services.inbox.pipelined !== true) return appended;
 }
 

@@ -160,15 +160,25 @@ export class ParleyClient extends EventEmitter {
   /** Creates a new account with this device as its first device, and stays connected. */
   static async register(options: ClientOptions): Promise<ParleyClient> {
     const client = new ParleyClient(options, undefined);
-    await client.connectOnce();
+    await client.connectOrClose();
     return client;
   }
 
   /** Logs an existing device in, and stays connected. */
   static async login(options: ClientOptions, credentials: DeviceCredentials): Promise<ParleyClient> {
     const client = new ParleyClient(options, credentials);
-    await client.connectOnce();
+    await client.connectOrClose();
     return client;
+  }
+
+  /** The first connection; when it fails the caller never gets this client, so it must not live on (reconnecting). */
+  private async connectOrClose(): Promise<void> {
+    try {
+      await this.connectOnce();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
   }
 
   /** This device's user id and device id. */

@@ -40,7 +40,9 @@ export interface NodeConfig {
    * this node may wait for their acks before it is written; acked first, it
    * is never written (store/embedded/deferred-appends.ts: what a crash can
    * then lose is a "delivered" receipt, never a message). 0 writes every
-   * append at once. @default 200
+   * append at once. In a cluster (the Cassandra inbox) the same wait applies
+   * to a send handed over to devices online anywhere in the cluster before it
+   * is stored (actors/session-forward.ts). @default 200
    */
   readonly inboxDeferMs: number;
   /** PostgreSQL connection string; unset = accounts and keys in the embedded store. */

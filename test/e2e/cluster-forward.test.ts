@@ -1,0 +1,148 @@
+/**
+ * Forwarding on a cluster (actors/session-forward.ts): a first transmission to
+ * a device online in the cluster is handed to its session before it is
+ * stored. Real `parley start --cluster` processes on NATS, PostgreSQL,
+ * Cassandra and Redis; the store is inspected in Cassandra's `inbox_dedup`
+ * (one row per stored send, by sender device and message id).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import cassandra from 'cassandra-driver';
+import { once } from 'node:events';
+import { ReceiptStatus } from '../../protocol/index.ts';
+import { cassandraSettings } from '../../scripts/cassandra.ts';
+import { startChatCluster, type ChatClusterHandle } from '../support/chat-cluster.ts';
+import { loginClient, registerClient } from '../support/test-node.ts';
+import type { DeviceCredentials, IncomingMessage } from '../../client/index.ts';
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** The message ids of `sender` that have a row in the cluster's `inbox_dedup`, i.e. were stored. */
+async function storedIds(cluster: ChatClusterHandle, sender: DeviceCredentials, ids: readonly string[]): Promise<string[]> {
+  const cass = cassandraSettings();
+  const c = new cassandra.Client({ contactPoints: [cass.contactPoint], localDataCenter: cass.localDataCenter, keyspace: cluster.backends.keyspace });
+  try {
+    const stored: string[] = [];
+    for (const id of ids) {
+      const r = await c.execute(
+        'SELECT client_message_id FROM inbox_dedup WHERE sender_user = ? AND sender_device = ? AND client_message_id = ?',
+        [sender.userId, sender.deviceId, id], { prepare: true },
+      );
+      if (r.rowLength > 0) stored.push(id);
+    }
+    return stored;
+  } finally {
+    await c.shutdown();
+  }
+}
+
+/**
+ * The first message other than `acked` (a new client of a device may get an
+ * entry again whose ack the old connection had not sent yet).
+ */
+async function firstOtherThan(messages: AsyncIterable<IncomingMessage>, acked: string): Promise<IncomingMessage> {
+  for await (const m of messages) {
+    if (m.messageId !== acked) return m;
+    m.ack();
+  }
+  throw new Error('messages ended');
+}
+
+test('cluster forward - sends acked by a device on another node are never stored; order, receipts and sent as usual', { timeout: 120_000 }, async () => {
+  // A long wait: no forward falls back to the store because the box was slow.
+  const cluster = await startChatCluster(2, { env: { PARLEY_INBOX_DEFER_MS: '30000' } });
+  try {
+    const [n1, n2] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0]];
+    const alice = await registerClient(n1.url);
+    const bob = await registerClient(n2.url);
+    const inbox = bob.client.messages()[Symbol.asyncIterator]();
+    const next = async () => {
+      const r = await inbox.next();
+      assert.ok(!r.done);
+      r.value.ack();
+      return r.value;
+    };
+    // The first send to a device is stored (the sender has nothing to chain a forward to).
+    const first = await alice.client.send(bob.credentials.userId, text('m0'));
+    assert.equal((await next()).messageId, first.messageId);
+    // Then each send is forwarded; its `sent` comes once bob acked it.
+    const ids = [first.messageId];
+    for (let i = 1; i < 20; i++) {
+      const sent = alice.client.send(bob.credentials.userId, text(`m${i}`));
+      const got = await next();
+      const { messageId } = await sent;
+      assert.equal(got.messageId, messageId, 'delivered in send order');
+      assert.deepEqual(new Uint8Array(got.ciphertext), text(`m${i}`));
+      ids.push(messageId);
+    }
+    assert.deepEqual(await storedIds(cluster, alice.credentials, ids), [first.messageId], 'only the first send was written');
+    // "delivered" receipts for all twenty reach alice on n1.
+    const delivered = new Set<string>();
+    for await (const r of alice.client.receipts()) {
+      assert.equal(r.status, ReceiptStatus.Delivered);
+      for (const id of r.messageIds) delivered.add(id);
+      if (delivered.size >= ids.length) break;
+    }
+    assert.deepEqual([...delivered].sort(), [...ids].sort());
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('cluster forward - a forward the device does not ack in time is stored, and comes again from the store after a reconnect', { timeout: 120_000 }, async () => {
+  const cluster = await startChatCluster(2, { env: { PARLEY_INBOX_DEFER_MS: '300' } });
+  try {
+    const [n1, n2] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0]];
+    const alice = await registerClient(n1.url);
+    const bob = await registerClient(n2.url, { reconnect: false });
+    const inbox = bob.client.messages()[Symbol.asyncIterator]();
+    const m0 = await alice.client.send(bob.credentials.userId, text('stored first'));
+    const got0 = (await inbox.next()).value!;
+    assert.equal(got0.messageId, m0.messageId);
+    got0.ack();
+    // Forwarded to bob, who never acks it: after the wait it is stored and alice gets `sent`.
+    const sent = alice.client.send(bob.credentials.userId, text('not acked'));
+    const got1 = (await inbox.next()).value!;
+    const { messageId } = await sent;
+    assert.equal(got1.messageId, messageId);
+    assert.deepEqual(await storedIds(cluster, alice.credentials, [m0.messageId, messageId]), [m0.messageId, messageId]);
+    // A new client of bob's device (nothing remembered) gets it from the store.
+    await bob.client.close();
+    const bob2 = await loginClient(n2.url, bob.identity, bob.registrationId, bob.credentials);
+    const again = await firstOtherThan(bob2.messages(), m0.messageId);
+    assert.equal(again.messageId, messageId);
+    assert.deepEqual(new Uint8Array(again.ciphertext), text('not acked'));
+    again.ack();
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('cluster forward - a takeover before the ack: the forward is stored at once and the new connection gets it', { timeout: 40_000 }, async () => {
+  // With a 60 s wait, `sent` arriving within the test's timeout shows the old session refused the forward when it stopped.
+  const cluster = await startChatCluster(2, { env: { PARLEY_INBOX_DEFER_MS: '60000' } });
+  try {
+    const [n1, n2] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0]];
+    const alice = await registerClient(n1.url);
+    const bob = await registerClient(n2.url, { reconnect: false });
+    const inbox = bob.client.messages()[Symbol.asyncIterator]();
+    const m0 = await alice.client.send(bob.credentials.userId, text('stored first'));
+    const got0 = (await inbox.next()).value!;
+    assert.equal(got0.messageId, m0.messageId);
+    got0.ack();
+    const sent = alice.client.send(bob.credentials.userId, text('forwarded, then taken over'));
+    const got1 = (await inbox.next()).value!;
+    // bob's device logs in on n1: its session on n2 stops before the ack.
+    const closed = once(bob.client, 'closed');
+    const bob2 = await loginClient(n1.url, bob.identity, bob.registrationId, bob.credentials);
+    await closed;
+    const { messageId } = await sent;
+    assert.equal(got1.messageId, messageId);
+    const again = await firstOtherThan(bob2.messages(), m0.messageId);
+    assert.equal(again.messageId, messageId);
+    again.ack();
+    assert.deepEqual(await storedIds(cluster, alice.credentials, [messageId]), [messageId]);
+  } finally {
+    await cluster.stop();
+  }
+});
