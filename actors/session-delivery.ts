@@ -10,7 +10,7 @@ import { INBOX_CURSOR_START } from '../store/types.ts';
 import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
 import { outbound } from './connection-protocol.ts';
 import { inOrder, type ForwardOutcome, type SessionProtocol, type SessionState } from './session-state.ts';
-import { admitForward, forwardAcked, isForwardToken, linkStoredCopy, prevPushed, refuseAwaiting } from './session-forward.ts';
+import { admitForward, eitherPushed, forwardAcked, isForwardToken, linkStoredCopy, refuseAwaiting, retryHeld } from './session-forward.ts';
 import { admitEarly, dropHeld, settled, type EarlyNotice, type EarlyState } from './session-early.ts';
 import { storeReceipt } from './session-store.ts';
 import { applyVerified, directPush, readStart, resetMultiWriter, scheduleVerify, takeRead, touch } from './session-multiwriter.ts';
@@ -61,7 +61,10 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
     const self = ctx.self;
     state.receiptTimer = setTimeout(() => send(self, { t: 'flush-receipts' }), services.settings.receiptFlushMs);
   }
-  if (mw !== undefined) scheduleVerify(state, ctx);
+  if (mw !== undefined) {
+    scheduleVerify(state, ctx);
+    pushHeld(state);
+  }
   if (state.moreAvailable) pump(state, ctx);
 }
 
@@ -122,17 +125,20 @@ export function flushDelivered(state: SessionState, ctx: ActorContext<SessionPro
   commitAck(state, receipts);
 }
 
-export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev?: InboxEntryId, early?: EarlyNotice): void {
+export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev?: InboxEntryId, prevAlt?: string, early?: EarlyNotice): void {
   const mw = state.mw;
   if (mw !== undefined) {
     // Several writers: pushed at once only when the sender's previous entry was (per-sender
     // order); otherwise a read pushes it, in id order (session-multiwriter.ts).
     touch(mw, state.services.now());
     scheduleVerify(state, ctx);
-    // `prev` may be a forward token: pushed if it is the last one pushed from that sender on this connection.
-    const direct = directPush(mw, entry.id, prev, state.window.hasRoom, prev !== undefined && isForwardToken(prev) && prevPushed(state, entry.sender, prev));
-    if (direct === 'push') push(state, entry);
-    else if (direct === 'read') {
+    // `prev` may be a forward token, and may have a second name (`prevAlt`): session-forward.ts.
+    const known = prev !== undefined && eitherPushed(state, entry.sender, prev, prevAlt);
+    const direct = directPush(mw, entry.id, prev, state.window.hasRoom, known);
+    if (direct === 'push') {
+      push(state, entry);
+      pushHeld(state);
+    } else if (direct === 'read') {
       state.moreAvailable = true;
       pump(state, ctx);
     }
@@ -197,13 +203,22 @@ export function onSettled(state: SessionState, ctx: ActorContext<SessionProtocol
 }
 
 /** (Cluster) a send handed over before it is stored: pushed now or refused (session-forward.ts). */
-export function onForward(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev: string, from: From<'ok' | ForwardOutcome>): void {
-  if (!admitForward(state, entry, prev, from)) return;
+export function onForward(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev: string, prevAlt: string | undefined, from: From<'ok' | ForwardOutcome>): void {
+  if (admitForward(state, entry, prev, prevAlt, from) !== 'push') return;
+  pushForward(state, entry);
+  touch(state.mw!, state.services.now());
+  scheduleVerify(state, ctx);
+}
+
+function pushForward(state: SessionState, entry: InboxEntry): void {
   const seq = state.window.push(entry.id, entry);
   outbound(state.conn, toFrame(seq, entry));
-  const mw = state.mw!;
-  touch(mw, state.services.now());
-  scheduleVerify(state, ctx);
+}
+
+/** Held forwards whose predecessor is now pushed go out (after reads, pushes and acks). */
+function pushHeld(state: SessionState): void {
+  if (state.fwd.held.length === 0) return;
+  for (const entry of retryHeld(state)) pushForward(state, entry);
 }
 
 function push(state: SessionState, entry: InboxEntry): void {
@@ -267,6 +282,8 @@ export function onRead(state: SessionState, ctx: ActorContext<SessionProtocol>, 
     for (const entry of fresh) push(state, entry);
     if (more) state.moreAvailable = true;
     pump(state, ctx);
+    // Held forwards waiting for this read: pushed if their predecessor now is, refused if no read is left to find it.
+    pushHeld(state);
     return;
   }
   for (const entry of m.entries) {

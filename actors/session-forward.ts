@@ -10,27 +10,40 @@
  * never written: the recipient devices have it (ARCHITECTURE §4, "acknowledged
  * by the recipient device"). Any copy not acked within `forwardMs` (refused,
  * timed out, node gone, session taken over) is then stored like any send, and
- * `sent` waits for that; a device that got it forwarded gets it again from the
- * store and the SDK drops the repeat.
+ * `sent` waits for that. If the device got the forward and has not acked it
+ * yet, the recipient session links the stored copy to it (acked with it, not
+ * pushed twice); otherwise the SDK drops the repeat.
  *
  * Why each rule:
- * - Per-sender order at the device. A recipient session pushes a forward only
- *   when `prev` (what the sending session last stored or forwarded for this
- *   device) was pushed on its current connection, exactly as a notify's `prev`
- *   (session-multiwriter.ts): a token is checked against the last token it
- *   pushed from that sending device (forgotten on a takeover), a stored id
- *   against what it pushed or read. So every forward it pushes has everything
- *   the sender sent before it pushed first, on the same connection.
- * - Per-sender order in the store. A send's fallback write, and every send
- *   of this session stored directly while forwards are out, go to the store in
+ * - Per-sender order at the device. Every message of a session to a device
+ *   has a `SendLink` in send order. A recipient session pushes a forward, or
+ *   a stored entry announced by a notify, directly only when its predecessor
+ *   (`prev`: its token or stored id; `prevAlt`: its token when it was
+ *   forwarded and then stored) was pushed on its current connection; else a
+ *   notify starts a read and a forward is held (below) or refused. By
+ *   induction every message pushed directly has every earlier one pushed
+ *   before it. Reads push stored entries in id order, and one session's
+ *   stores follow its send order (next rule), so a read never pushes a
+ *   message before an earlier one that is stored or will be. (A message acked
+ *   as a forward is never stored: the device has it.) Receipts chain their own
+ *   `prev` (`lastReceiptTo`): they carry no order with messages.
+ * - Per-sender order in the store. A send's fallback write, and every send of
+ *   this session stored directly while forwards are out, go to the store in
  *   send order: `queue` releases them only from its head, once the head's
  *   outcomes are in. The next send does not wait for a forward's ack
  *   (forwards are pipelined); only the fallback writes wait behind one
  *   another, at most `forwardMs` each.
+ * - Recovery. Once a forward was not acked, the ones after it are refused
+ *   (their `prev` was not pushed), so the session stops forwarding
+ *   (`storeMode`) and stores its sends in order until nothing is out; the
+ *   next forward then chains to a stored id.
+ * - Holding. A forward whose `prev` is a stored entry the recipient session is
+ *   still reading, or a forward it holds, waits (at most `MAX_HELD`, until the
+ *   caller's wait ends) instead of being refused: the first forward after a
+ *   stored message is common (a session's first send to a device is stored:
+ *   there is nothing to chain it to).
  * - A retransmission (`resend`) is never forwarded: it may be a duplicate and
  *   goes through the store's dedup lookup.
- * - Nothing to forward without a `prev` (a session's first send to a device):
- *   stored, so the chain starts from a stored id.
  *
  * What it gives up, as the embedded store's deferred appends do: a crash of
  * the sending node between the device's ack and `sent` means no `sent`; the
@@ -42,7 +55,7 @@ import { randomBytes } from 'node:crypto';
 import { call, reply, type From } from '../supervisors/index.ts';
 import type { DeviceAddress, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import { sessionName } from './chat-services.ts';
-import type { ForwardOutcome, ForwardState, PendingSend, SessionRef, SessionState } from './session-state.ts';
+import type { ForwardOutcome, ForwardState, HeldForward, PendingSend, SendLink, SessionRef, SessionState } from './session-state.ts';
 import { inOrder } from './session-state.ts';
 
 /** Tokens of this process: a random prefix and a counter (unique across processes and restarts); never an inbox id (those are hex). */
@@ -55,7 +68,7 @@ export function isForwardToken(id: string): boolean {
 }
 
 export function newForwardState(): ForwardState {
-  return { queue: [], awaiting: new Map(), byMessage: new Map(), linked: new Map(), lastFrom: new Map(), idle: [] };
+  return { queue: [], awaiting: new Map(), byMessage: new Map(), linked: new Map(), lastFrom: new Map(), idle: [], storeMode: false, held: [] };
 }
 
 /** `user:device`, the key of `lastSentTo` and `lastFrom`. */
@@ -69,30 +82,61 @@ const LAST_FROM_MAX = 1024;
 // ---------------------------------------------------------------------------
 // sender side
 
-/** Where each copy of `batch` would be forwarded, or undefined when one of its devices has no session or no `prev`. */
-export function forwardTargets(state: SessionState, batch: InboxBatch): { targets: SessionRef[]; prevs: string[] } | undefined {
+/** Sending devices remembered per session (a forgotten one's next send has no `prev`: stored, and announced for a read). */
+const LAST_SENT_MAX = 1024;
+
+/**
+ * The links of a message's copies, in send order after the last message of
+ * this session to each device (several writers; see the header).
+ */
+export function linkSend(state: SessionState, batch: InboxBatch): SendLink[] {
+  const last = state.lastSentTo;
+  return batch.copies.map((c) => {
+    const key = deviceKey(c.recipient);
+    const pred = last.get(key);
+    if (pred === undefined && last.size >= LAST_SENT_MAX) last.delete(last.keys().next().value!);
+    const link: SendLink = { pred, token: undefined, id: undefined };
+    last.set(key, link);
+    return link;
+  });
+}
+
+/** `prev` and `prevAlt` of a link: the names of its predecessor (none: it has none, or it is not forwarded or stored yet). */
+export function prevOf(link: SendLink): { prev: string; prevAlt: string | undefined } | undefined {
+  const p = link.pred;
+  if (p === undefined) return undefined;
+  if (p.id !== undefined) return { prev: p.id, prevAlt: p.token };
+  if (p.token !== undefined) return { prev: p.token, prevAlt: undefined };
+  return undefined;
+}
+
+/**
+ * Where each copy would be forwarded, or undefined when the message must be
+ * stored: after a forward that was not acked (`storeMode`), or when a device
+ * has no session, or its predecessor is neither forwarded nor stored yet.
+ */
+export function forwardTargets(state: SessionState, batch: InboxBatch, links: readonly SendLink[]): SessionRef[] | undefined {
+  if (state.fwd.storeMode) return undefined;
   const registry = state.services.system.registry;
   const targets: SessionRef[] = [];
-  const prevs: string[] = [];
-  for (const c of batch.copies) {
-    const prev = state.lastSentTo.get(deviceKey(c.recipient));
-    if (prev === undefined) return undefined;
-    const target = registry.whereis(sessionName(c.recipient)) as SessionRef | undefined;
+  for (let i = 0; i < batch.copies.length; i++) {
+    if (prevOf(links[i]!) === undefined) return undefined;
+    const target = registry.whereis(sessionName(batch.copies[i]!.recipient)) as SessionRef | undefined;
     if (target === undefined) return undefined;
     targets.push(target);
-    prevs.push(prev);
   }
-  return { targets, prevs };
+  return targets;
 }
 
 /**
  * Forwards every copy of `batch`. `onAcked` runs as soon as every copy is
- * acked; otherwise `fallback` runs with the copies not acked, in send order
- * after every earlier send's fallback (see the header), on the write chain.
+ * acked; otherwise `fallback` runs with the copies not acked and their links,
+ * in send order after every earlier send's fallback (see the header), on the
+ * write chain.
  */
 export function forwardSend(
-  state: SessionState, batch: InboxBatch, to: { targets: readonly SessionRef[]; prevs: readonly string[] }, timeoutMs: number,
-  onAcked: () => void, fallback: (rest: InboxBatch) => void | Promise<void>,
+  state: SessionState, batch: InboxBatch, links: readonly SendLink[], targets: readonly SessionRef[], timeoutMs: number,
+  onAcked: () => void, fallback: (rest: InboxBatch, links: readonly SendLink[]) => void | Promise<void>,
 ): void {
   const token = TOKEN_PREFIX + (tokenCounter++).toString(36);
   const n = batch.copies.length;
@@ -102,24 +146,28 @@ export function forwardSend(
     settle: (acked) => {
       if (acked.every(Boolean)) return;
       const copies = batch.copies.filter((_, i) => !acked[i]);
-      return fallback(copies.length === n ? batch : { ...batch, copies });
+      return fallback(copies.length === n ? batch : { ...batch, copies }, links.filter((_, i) => !acked[i]));
     },
   };
   state.fwd.queue.push(pending);
   const resolve = (i: number, outcome: ForwardOutcome | 'lost'): void => {
     pending.outcomes[i] = outcome;
+    // Acked: never stored, the device has it. Otherwise the forwards after it are refused: store until none is out.
+    if (outcome === 'acked') links[i]!.pred = undefined;
+    else state.fwd.storeMode = true;
     if (--pending.remaining > 0) return;
     if (pending.outcomes.every((o) => o === 'acked')) onAcked();
     drain(state);
   };
   for (let i = 0; i < n; i++) {
-    const copy = batch.copies[i]!;
-    state.lastSentTo.set(deviceKey(copy.recipient), token);
+    const link = links[i]!;
+    const { prev, prevAlt } = prevOf(link)!;
+    link.token = token;
     const entry: InboxEntry = {
       id: token, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
-      serverTimestamp: batch.serverTimestamp, payload: copy.payload,
+      serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
     };
-    call(to.targets[i]!, { t: 'forward', entry, prev: to.prevs[i]! }, timeoutMs).then(
+    call(targets[i]!, prevAlt === undefined ? { t: 'forward', entry, prev } : { t: 'forward', entry, prev, prevAlt }, timeoutMs).then(
       (r) => resolve(i, r === 'acked' ? 'acked' : 'refused'),
       () => resolve(i, 'lost'),
     );
@@ -132,15 +180,19 @@ export function appendBehindForwards(state: SessionState, write: () => void | Pr
   drain(state);
 }
 
-/** Releases the head of the queue while its outcomes are in. */
+/** Releases the head of the queue while its outcomes are in; with nothing out, forwarding may resume. */
 function drain(state: SessionState): void {
-  const q = state.fwd.queue;
+  const fwd = state.fwd;
+  const q = fwd.queue;
   while (q.length > 0 && q[0]!.remaining === 0) {
     const head = q.shift()!;
     const acked = head.outcomes.map((o) => o === 'acked');
     inOrder(state, () => head.settle(acked));
   }
-  if (q.length === 0 && state.fwd.idle.length > 0) for (const done of state.fwd.idle.splice(0)) done();
+  if (q.length > 0) return;
+  // Forwarding resumes once the sends released here are stored (the next one chains to a stored id).
+  if (fwd.storeMode) inOrder(state, () => { if (fwd.queue.length === 0) fwd.storeMode = false; });
+  if (fwd.idle.length > 0) for (const done of fwd.idle.splice(0)) done();
 }
 
 /** Settles once every send handed over so far is acked or written (the write chain included). */
@@ -152,7 +204,7 @@ export function forwardsSettled(state: SessionState): Promise<void> {
 // ---------------------------------------------------------------------------
 // recipient side
 
-/** Whether `prev` (a sender's last stored id or forward token for this device) was pushed on this connection, or read. */
+/** Whether `prev` (a predecessor's forward token or stored id) was pushed on this connection, or read. */
 export function prevPushed(state: SessionState, sender: DeviceAddress, prev: string): boolean {
   if (isForwardToken(prev)) return state.fwd.lastFrom.get(deviceKey(sender)) === prev;
   const mw = state.mw;
@@ -160,23 +212,87 @@ export function prevPushed(state: SessionState, sender: DeviceAddress, prev: str
   return mw.recent.has(prev) || prev <= mw.lowWater || prev <= mw.cursor;
 }
 
+/** `prevPushed` for either name of the predecessor. */
+export function eitherPushed(state: SessionState, sender: DeviceAddress, prev: string, prevAlt: string | undefined): boolean {
+  return prevPushed(state, sender, prev) || (prevAlt !== undefined && prevPushed(state, sender, prevAlt));
+}
+
+/** Most forwards held per session; past it they are refused. */
+const MAX_HELD = 256;
+
+/** What to do with a forward now: push it, hold it (its predecessor may be pushed soon), or refuse it. */
+function verdict(state: SessionState, h: HeldForward): 'push' | 'hold' | 'refuse' {
+  if (state.mw === undefined) return 'refuse';
+  const { entry, prev, prevAlt } = h;
+  if (eitherPushed(state, entry.sender, prev, prevAlt)) return state.window.hasRoom ? 'push' : 'hold';
+  // An earlier forward of the same sender is held, or the predecessor is a stored entry still to be read.
+  // Past the sender's wait it is stored anyway: pushing it then would only send it twice.
+  if (state.services.now() - h.at >= state.services.settings.forwardMs) return 'refuse';
+  if (isForwardToken(prev)) return state.fwd.held.some((o) => o.entry.id === prev) ? 'hold' : 'refuse';
+  return state.reading || state.moreAvailable ? 'hold' : 'refuse';
+}
+
 /**
- * A forward arrived: pushed now when its `prev` was and the window has room
- * (its answer then waits for the device's ack), else refused at once.
- * Returns the entry to push, or undefined.
+ * A forward arrived: 'push' when its predecessor was pushed and the window
+ * has room (the caller pushes it; its answer waits for the device's ack),
+ * 'held' when its predecessor may be pushed soon (`retryHeld` decides later),
+ * else refused at once.
  */
-export function admitForward(state: SessionState, entry: InboxEntry, prev: string, from: From<'ok' | ForwardOutcome>): boolean {
-  if (state.mw === undefined || !state.window.hasRoom || !prevPushed(state, entry.sender, prev)) {
-    reply(from, 'refused');
-    return false;
+export function admitForward(state: SessionState, entry: InboxEntry, prev: string, prevAlt: string | undefined, from: From<'ok' | ForwardOutcome>): 'push' | 'held' | 'refused' {
+  const h: HeldForward = { entry, prev, prevAlt, from, at: state.services.now() };
+  switch (verdict(state, h)) {
+    case 'push':
+      admitted(state, h);
+      return 'push';
+    case 'hold':
+      if (state.fwd.held.length < MAX_HELD) {
+        state.fwd.held.push(h);
+        return 'held';
+      }
+      break;
+    case 'refuse':
+      break;
   }
+  reply(from, 'refused');
+  return 'refused';
+}
+
+/**
+ * After reads, pushes and acks: held forwards that may go now, in arrival
+ * order (the caller pushes them); those that cannot be pushed any more are
+ * refused.
+ */
+export function retryHeld(state: SessionState): InboxEntry[] {
+  const held = state.fwd.held;
+  const out: InboxEntry[] = [];
+  for (let changed = true; changed && held.length > 0;) {
+    changed = false;
+    for (let i = 0; i < held.length; i++) {
+      const h = held[i]!;
+      const v = verdict(state, h);
+      if (v === 'hold') continue;
+      held.splice(i--, 1);
+      changed = true;
+      if (v === 'refuse') {
+        reply(h.from, 'refused');
+        continue;
+      }
+      admitted(state, h);
+      out.push(h.entry);
+    }
+  }
+  return out;
+}
+
+/** Records a forward about to be pushed (the caller pushes it). */
+function admitted(state: SessionState, h: HeldForward): void {
+  const { entry } = h;
   const { lastFrom } = state.fwd;
   const key = deviceKey(entry.sender);
   if (lastFrom.size >= LAST_FROM_MAX && !lastFrom.has(key)) lastFrom.delete(lastFrom.keys().next().value!);
   lastFrom.set(key, entry.id);
-  state.fwd.awaiting.set(entry.id, from);
+  state.fwd.awaiting.set(entry.id, h.from);
   state.fwd.byMessage.set(messageKey(entry), entry.id);
-  return true;
 }
 
 function messageKey(e: InboxEntry): string {
@@ -217,14 +333,16 @@ export function forwardAcked(state: SessionState, entry: InboxEntry): InboxEntry
 }
 
 /**
- * The connection is replaced or the session stops: forwards not acked are
- * refused (their senders store them; the next connection reads them), and
+ * The connection is replaced or the session stops: forwards held or not
+ * acked are refused (their senders store them; the next connection reads them), and
  * tokens pushed on the old connection no longer count as pushed.
  */
 export function refuseAwaiting(state: SessionState): void {
-  const { awaiting, byMessage, linked, lastFrom } = state.fwd;
+  const { awaiting, byMessage, linked, lastFrom, held } = state.fwd;
   for (const from of awaiting.values()) reply(from, 'refused');
   awaiting.clear();
+  for (const h of held) reply(h.from, 'refused');
+  held.length = 0;
   byMessage.clear();
   // Linked stored copies were never pushed: the next connection reads them (resetMultiWriter forgets them).
   linked.clear();

@@ -22,7 +22,7 @@ export type SessionCall =
    * device. Answered 'acked' once the device acked it, 'refused' when it was
    * not pushed (or the session stopped or was taken over before the ack).
    */
-  | { readonly t: 'forward'; readonly entry: InboxEntry; readonly prev: string };
+  | { readonly t: 'forward'; readonly entry: InboxEntry; readonly prev: string; readonly prevAlt?: string };
 /** How a forward ended at the recipient's session. */
 export type ForwardOutcome = 'acked' | 'refused';
 export type SessionCast =
@@ -33,7 +33,9 @@ export type SessionCast =
    * several writers it lets the entry be pushed without a read when `prev`
    * was pushed already (session-multiwriter.ts).
    */
-  | { readonly t: 'notify'; readonly entry: InboxEntry; readonly prev?: InboxEntryId; readonly early?: EarlyNotice };
+  | { readonly t: 'notify'; readonly entry: InboxEntry; readonly prev?: InboxEntryId; readonly prevAlt?: string; readonly early?: EarlyNotice };
+// `prev` may also be a forward token; `prevAlt`: the same predecessor's other name (its token when `prev` is its
+// stored id, after a forward that was then stored): it counts as pushed if either was (session-forward.ts).
 // `early`: sent when the append was enqueued, before it settled (a store with InboxStore.early): session-early.ts.
 
 export type SessionInfo =
@@ -88,10 +90,24 @@ export interface SessionState {
   readonly mw: MultiWriterState | undefined;
   /** A "delivered" receipt could not be stored: nothing is deleted from the inbox any more (session-store.ts). */
   receiptLost: boolean;
-  /** Id of the last entry this session stored (or token of the last it forwarded) for each recipient device (`user:device`), for `prev`. */
-  readonly lastSentTo: Map<string, InboxEntryId>;
+  /** The last message this session sent to each recipient device (`user:device`), in send order: `prev` of the next (session-forward.ts). */
+  readonly lastSentTo: Map<string, SendLink>;
+  /** Id of the last receipt this session stored for each recipient device (receipts chain their own `prev`). */
+  readonly lastReceiptTo: Map<string, InboxEntryId>;
   /** (Cluster) forwarding of this session's sends and of forwards to its device: session-forward.ts. */
   readonly fwd: ForwardState;
+}
+
+/**
+ * One message of this session to one device, in send order (several writers):
+ * what the device's session must have pushed before it may push the next one
+ * directly (`prev`). Named by its forward token and/or, once stored, its id.
+ */
+export interface SendLink {
+  /** The message before it to the same device, kept until this one is acked or stored. */
+  pred: SendLink | undefined;
+  token: string | undefined;
+  id: InboxEntryId | undefined;
 }
 
 /** Both sides of forwarding (session-forward.ts). */
@@ -108,6 +124,19 @@ export interface ForwardState {
   readonly lastFrom: Map<string, string>;
   /** Called once `queue` is empty (a stopping session waits for its fallback writes). */
   readonly idle: Array<() => void>;
+  /** Sender side: a forward was not acked; sends are stored (in order) until `queue` is empty, then forwarding resumes from a stored id. */
+  storeMode: boolean;
+  /** Recipient side: forwards whose `prev` is not pushed yet but may be soon (a read or an earlier forward is pending), in arrival order. */
+  readonly held: HeldForward[];
+}
+
+export interface HeldForward {
+  readonly entry: InboxEntry;
+  readonly prev: string;
+  readonly prevAlt: string | undefined;
+  readonly from: From<'ok' | ForwardOutcome>;
+  /** When it arrived (ms): past the sender's wait it is refused (the sender stores it anyway). */
+  readonly at: number;
 }
 
 /** A send of this session whose store write waits for the outcome of forwards (session-forward.ts). */

@@ -10,7 +10,8 @@ import type { AppendResult, EarlyIds, InboxBatch, InboxEntry, InboxEntryId } fro
 import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName } from './chat-services.ts';
 import type { DirectoryDevice } from './device-directory.ts';
-import { inOrder, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
+import { inOrder, type SendLink, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
+import { deviceKey, linkSend, prevOf } from './session-forward.ts';
 import type { AppendFate, EarlyNotice } from './session-early.ts';
 
 // ---------------------------------------------------------------------------
@@ -148,11 +149,12 @@ export function appendAndNotify(state: SessionState, batch: InboxBatch, notice: 
 export function appendThen<T>(
   state: SessionState, batch: InboxBatch, notice: Omit<EarlyNotice, 'fate'>, announceDuplicate: boolean,
   onResult: (result: AppendResult) => T | Promise<T>, onError: (error: unknown) => T | Promise<T>,
+  links?: readonly SendLink[],
 ): Promise<T> {
   const { inbox } = state.services;
   if (inbox.early === undefined) {
     return inbox.append(batch).then((result) => {
-      if (!result.duplicate || announceDuplicate) notifyCopies(state, result, batch);
+      if (!result.duplicate || announceDuplicate) notifyCopies(state, result, batch, links);
       return result;
     }).then(onResult, onError);
   }
@@ -192,27 +194,42 @@ function entryOf(batch: InboxBatch, i: number, id: InboxEntryId): InboxEntry {
 
 /**
  * Announces committed copies to their recipients' sessions (wherever in the
- * cluster they run), each with the id this session stored for the same
- * device before (`prev`, only for a first-time store: a duplicate's ids are
- * older than what was announced since).
+ * cluster they run). With several writers each carries `prev`, what this
+ * session sent the same device just before: for a message, its predecessor
+ * in send order (`links`, made when it was sent: session-forward.ts; made now
+ * when absent); for a receipt, the receipt stored before. A duplicate's ids
+ * are older than what was announced since: no `prev`.
  */
-export function notifyCopies(state: SessionState, result: AppendResult, batch: InboxBatch): void {
+export function notifyCopies(state: SessionState, result: AppendResult, batch: InboxBatch, links?: readonly SendLink[]): void {
   const registry = state.services.system.registry;
   // `prev` serves only several writers (a single-writer session pushes by id order anyway).
-  const last = state.mw === undefined || result.duplicate ? undefined : state.lastSentTo;
+  const chained = state.mw !== undefined;
   for (let i = 0; i < result.copies.length; i++) {
     const copy = result.copies[i]!;
     let prev: string | undefined;
-    if (last !== undefined) {
-      const key = `${copy.recipient.userId}:${copy.recipient.deviceId}`;
-      prev = last.get(key);
-      if (last.size >= LAST_SENT_MAX && prev === undefined) last.delete(last.keys().next().value!);
-      last.set(key, copy.id);
+    let prevAlt: string | undefined;
+    if (chained && batch.kind === 'receipt') {
+      if (!result.duplicate) {
+        const last = state.lastReceiptTo;
+        const key = deviceKey(copy.recipient);
+        prev = last.get(key);
+        if (last.size >= LAST_SENT_MAX && prev === undefined) last.delete(last.keys().next().value!);
+        last.set(key, copy.id);
+      }
+    } else if (chained) {
+      const link = links?.[i] ?? linkSend(state, { ...batch, copies: [batch.copies[i]!] })[0]!;
+      if (!result.duplicate) {
+        const p = prevOf(link);
+        prev = p?.prev;
+        prevAlt = p?.prevAlt;
+      }
+      link.id = copy.id;
+      link.pred = undefined;
     }
     const target = registry.whereis(sessionName(copy.recipient)) as SessionRef | undefined;
     if (target === undefined) continue;
     const entry = entryOf(batch, i, copy.id);
-    cast(target, prev === undefined ? { t: 'notify', entry } : { t: 'notify', entry, prev });
+    cast(target, prev === undefined ? { t: 'notify', entry } : prevAlt === undefined ? { t: 'notify', entry, prev } : { t: 'notify', entry, prev, prevAlt });
   }
 }
 
@@ -230,6 +247,6 @@ function announceEarly(targets: readonly (SessionRef | undefined)[], ids: readon
   }
 }
 
-/** Recipient devices remembered per session for `prev` (a forgotten one is announced without: a read). */
+/** Recipient devices remembered per session for a receipt's `prev` (a forgotten one is announced without: a read). */
 const LAST_SENT_MAX = 1024;
 

@@ -42,10 +42,10 @@ import { encodeStoredMessage } from './inbox-payload.ts';
 import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
-import { inOrder, type ForwardOutcome, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
+import { inOrder, type ForwardOutcome, type SendLink, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
 import { appendAndNotify, appendThen, storeReceipt } from './session-store.ts';
 import { flushDelivered, onAck, onForward, onNotify, onRead, onSettled, onVerified, pump, restartDelivery } from './session-delivery.ts';
-import { appendBehindForwards, forwardSend, forwardsSettled, forwardTargets, newForwardState, refuseAwaiting } from './session-forward.ts';
+import { appendBehindForwards, forwardSend, forwardsSettled, forwardTargets, linkSend, newForwardState, refuseAwaiting } from './session-forward.ts';
 import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
 import { newEarlyState, sendSettled, sendStarted } from './session-early.ts';
 
@@ -71,7 +71,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       sendChain: Promise.resolve(), chainPending: 0, waitingDeletes: new Set(), gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
       mw: services.inbox.multiWriter === undefined ? undefined : newMultiWriterState(services.inbox.multiWriter, services.now()),
-      lastSentTo: new Map(), receiptLost: false, fwd: newForwardState(),
+      lastSentTo: new Map(), lastReceiptTo: new Map(), receiptLost: false, fwd: newForwardState(),
     };
     services.localSessions.add(ctx.self);
     pump(state, ctx);
@@ -81,7 +81,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
 
   handleCall(request, from, state, ctx): CallResult<SessionState, 'ok' | ForwardOutcome> {
     if (request.t === 'forward') {
-      onForward(state, ctx, request.entry, request.prev, from);
+      onForward(state, ctx, request.entry, request.prev, request.prevAlt, from);
       return { noreply: state };
     }
     // attach: a second login of the same device. The older socket is closed
@@ -96,7 +96,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
 
   handleCast(message, state, ctx): NoReplyResult<SessionState> {
     if (message.t === 'notify') {
-      onNotify(state, ctx, message.entry, message.prev, message.early);
+      onNotify(state, ctx, message.entry, message.prev, message.prevAlt, message.early);
       return { noreply: state };
     }
     const frame = message.frame;
@@ -287,25 +287,29 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
     if (isParleyError(error) && error.retryable) state.gate.blockedOn ??= frame.messageId;
     send(self, { t: 'append-failed', rid: frame.rid, error });
   };
-  const append = (b: InboxBatch): Promise<void> => appendThen(state, b, { push: frame.resend !== true }, announceDuplicate, (result) => {
+  const append = (b: InboxBatch, links?: readonly SendLink[]): Promise<void> => appendThen(state, b, { push: frame.resend !== true }, announceDuplicate, (result) => {
     // A retransmission of a send stored before the recipient added a device: the new devices get it too.
     const supplement = result.duplicate ? supplementOf(b, result) : undefined;
     if (supplement === undefined) return onSent(result);
     return appendAndNotify(state, supplement, { push: false }, announceDuplicate).then(() => onSent(result), onFailed);
-  }, onFailed);
-  if (state.mw !== undefined && services.settings.forwardMs > 0) {
-    // Several writers: a first transmission to devices online in the cluster is handed over before it
-    // is stored, and stored only if not acked in time (session-forward.ts).
-    const to = frame.resend === true ? undefined : forwardTargets(state, batch);
-    if (to !== undefined) {
-      forwardSend(state, batch, to, services.settings.forwardMs, () => onSent({ serverTimestamp }), append);
+  }, onFailed, links);
+  if (state.mw !== undefined) {
+    // Several writers: each copy is linked after this session's last message to its device (send order,
+    // session-forward.ts); a first transmission to devices online in the cluster is handed over before it
+    // is stored, and stored only if not acked in time.
+    const links = linkSend(state, batch);
+    const forwarding = services.settings.forwardMs > 0;
+    const targets = forwarding && frame.resend !== true ? forwardTargets(state, batch, links) : undefined;
+    if (targets !== undefined) {
+      forwardSend(state, batch, links, targets, services.settings.forwardMs, () => onSent({ serverTimestamp }), append);
       return;
     }
     // Stored in send order, after the fallback writes of forwards still out.
     if (state.fwd.queue.length > 0) {
-      appendBehindForwards(state, () => append(batch));
+      appendBehindForwards(state, () => append(batch, links));
       return;
     }
+    return append(batch, links);
   }
   const appended = append(batch);
   if (services.inbox.pipelined !== true) return appended;
