@@ -4,13 +4,13 @@
  * coalesced "delivered" receipts), and restarting after a takeover.
  */
 import { FrameKind, ReceiptStatus, type AckFrame, type ServerFrame } from '../protocol/index.ts';
-import { send, type ActorContext, type From } from '../supervisors/index.ts';
+import { send, type ActorContext } from '../supervisors/index.ts';
 import type { InboxEntry, InboxEntryId } from '../store/types.ts';
 import { INBOX_CURSOR_START } from '../store/types.ts';
 import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
 import { outbound } from './connection-protocol.ts';
-import { inOrder, type ForwardOutcome, type SessionProtocol, type SessionState } from './session-state.ts';
-import { admitForward, eitherPushed, forwardAcked, isForwardToken, linkStoredCopy, refuseAwaiting, retryHeld } from './session-forward.ts';
+import { inOrder, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
+import { ForwardReplies, admitForward, eitherPushed, forwardAcked, isForwardToken, linkStoredCopy, refuseAwaiting, retryHeld } from './session-forward.ts';
 import { admitEarly, dropHeld, settled, type EarlyNotice, type EarlyState } from './session-early.ts';
 import { storeReceipt } from './session-store.ts';
 import { applyVerified, directPush, readStart, resetMultiWriter, scheduleVerify, takeRead, touch } from './session-multiwriter.ts';
@@ -31,10 +31,11 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
   if (mw !== undefined) {
     // Point deletes of exactly what was acked (a late entry may sit between them).
     touch(mw, services.now());
+    let replies: ForwardReplies | undefined;
     for (const e of out.newlyAcked) {
       // A forwarded entry was never stored: its sender hears of the ack instead (session-forward.ts).
       if (isForwardToken(e.id)) {
-        const stored = forwardAcked(state, e);
+        const stored = forwardAcked(state, e, (replies ??= new ForwardReplies()));
         if (stored !== undefined) {
           // Its stored copy (written when the sender's wait ran out) was linked to it, not pushed.
           mw.recent.set(stored, true);
@@ -45,6 +46,7 @@ export function onAck(state: SessionState, ctx: ActorContext<SessionProtocol>, f
       mw.recent.set(e.id, true);
       mw.toDelete.push(e.id);
     }
+    replies?.send('acked');
   } else if (out.ackUpTo !== undefined) {
     state.pendingAck = out.ackUpTo;
     // The device has them: deferred appends settle (their `sent` may go); the delete waits for the receipts.
@@ -203,8 +205,8 @@ export function onSettled(state: SessionState, ctx: ActorContext<SessionProtocol
 }
 
 /** (Cluster) a send handed over before it is stored: pushed now or refused (session-forward.ts). */
-export function onForward(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev: string, prevAlt: string | undefined, from: From<'ok' | ForwardOutcome>): void {
-  if (admitForward(state, entry, prev, prevAlt, from) !== 'push') return;
+export function onForward(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev: string, prevAlt: string | undefined, replyTo: SessionRef, deadline: number): void {
+  if (admitForward(state, entry, prev, prevAlt, replyTo, deadline) !== 'push') return;
   pushForward(state, entry);
   touch(state.mw!, state.services.now());
   scheduleVerify(state, ctx);

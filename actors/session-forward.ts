@@ -52,7 +52,7 @@
  * forwarded messages are stored as every receipt is.
  */
 import { randomBytes } from 'node:crypto';
-import { call, reply, type From } from '../supervisors/index.ts';
+import { cast } from '../supervisors/index.ts';
 import type { DeviceAddress, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import { sessionName } from './chat-services.ts';
 import type { ForwardOutcome, ForwardState, HeldForward, PendingSend, SendLink, SessionRef, SessionState } from './session-state.ts';
@@ -68,7 +68,7 @@ export function isForwardToken(id: string): boolean {
 }
 
 export function newForwardState(): ForwardState {
-  return { queue: [], awaiting: new Map(), byMessage: new Map(), linked: new Map(), lastFrom: new Map(), idle: [], storeMode: false, held: [] };
+  return { queue: [], out: new Map(), awaiting: new Map(), byMessage: new Map(), linked: new Map(), lastFrom: new Map(), idle: [], storeMode: false, held: [] };
 }
 
 /** `user:device`, the key of `lastSentTo` and `lastFrom`. */
@@ -129,20 +129,31 @@ export function forwardTargets(state: SessionState, batch: InboxBatch, links: re
 }
 
 /**
- * Forwards every copy of `batch`. `onAcked` runs as soon as every copy is
- * acked; otherwise `fallback` runs with the copies not acked and their links,
- * in send order after every earlier send's fallback (see the header), on the
- * write chain.
+ * Forwards every copy of `batch` (a cast to each device's session, which
+ * answers with `forwarded`; an answer that has not come within `timeoutMs`
+ * counts as lost). `onAcked` runs as soon as every copy is acked; otherwise
+ * `fallback` runs with the copies not acked and their links, in send order
+ * after every earlier send's fallback (see the header), on the write chain.
  */
 export function forwardSend(
-  state: SessionState, batch: InboxBatch, links: readonly SendLink[], targets: readonly SessionRef[], timeoutMs: number,
+  state: SessionState, self: SessionRef, batch: InboxBatch, links: readonly SendLink[], targets: readonly SessionRef[], timeoutMs: number,
   onAcked: () => void, fallback: (rest: InboxBatch, links: readonly SendLink[]) => void | Promise<void>,
 ): void {
-  const token = TOKEN_PREFIX + (tokenCounter++).toString(36);
   const n = batch.copies.length;
+  const outcomes = new Array<ForwardOutcome | 'lost' | undefined>(n).fill(undefined);
   const pending: PendingSend = {
-    outcomes: new Array<ForwardOutcome | 'lost' | undefined>(n).fill(undefined),
+    outcomes,
     remaining: n,
+    resolve: (i, outcome) => {
+      if (outcomes[i] !== undefined) return;
+      outcomes[i] = outcome;
+      // Acked: never stored, the device has it. Otherwise the forwards after it are refused: store until none is out.
+      if (outcome === 'acked') links[i]!.pred = undefined;
+      else state.fwd.storeMode = true;
+      if (--pending.remaining > 0) return;
+      if (outcomes.every((o) => o === 'acked')) onAcked();
+      drain(state);
+    },
     settle: (acked) => {
       if (acked.every(Boolean)) return;
       const copies = batch.copies.filter((_, i) => !acked[i]);
@@ -150,33 +161,72 @@ export function forwardSend(
     },
   };
   state.fwd.queue.push(pending);
-  const resolve = (i: number, outcome: ForwardOutcome | 'lost'): void => {
-    pending.outcomes[i] = outcome;
-    // Acked: never stored, the device has it. Otherwise the forwards after it are refused: store until none is out.
-    if (outcome === 'acked') links[i]!.pred = undefined;
-    else state.fwd.storeMode = true;
-    if (--pending.remaining > 0) return;
-    if (pending.outcomes.every((o) => o === 'acked')) onAcked();
-    drain(state);
-  };
+  const deadline = state.services.now() + timeoutMs;
   for (let i = 0; i < n; i++) {
     const link = links[i]!;
     const { prev, prevAlt } = prevOf(link)!;
+    const token = TOKEN_PREFIX + (tokenCounter++).toString(36);
     link.token = token;
+    state.fwd.out.set(token, { pending, copy: i });
+    expireAt(deadline, state, token);
     const entry: InboxEntry = {
       id: token, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
       serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
     };
-    call(targets[i]!, prevAlt === undefined ? { t: 'forward', entry, prev } : { t: 'forward', entry, prev, prevAlt }, timeoutMs).then(
-      (r) => resolve(i, r === 'acked' ? 'acked' : 'refused'),
-      () => resolve(i, 'lost'),
-    );
+    cast(targets[i]!, prevAlt === undefined ? { t: 'forward', entry, prev, replyTo: self, deadline } : { t: 'forward', entry, prev, prevAlt, replyTo: self, deadline });
+  }
+}
+
+/** Outcomes of this session's forwards came back (`forwarded`). */
+export function onForwarded(state: SessionState, tokens: readonly string[], outcome: ForwardOutcome): void {
+  const out = state.fwd.out;
+  for (const token of tokens) {
+    const o = out.get(token);
+    if (o === undefined) continue; // already counted as lost
+    out.delete(token);
+    o.pending.resolve(o.copy, outcome);
+  }
+}
+
+// Deadlines of the forwards out on this node, in order (every session of a node waits as long): one
+// sweep every SWEEP_MS marks the overdue ones lost, instead of a timer per forward.
+const SWEEP_MS = 20;
+const deadlines: Array<{ readonly at: number; readonly state: SessionState; readonly token: string }> = [];
+let deadlineHead = 0;
+let sweeper: NodeJS.Timeout | undefined;
+
+function expireAt(at: number, state: SessionState, token: string): void {
+  deadlines.push({ at, state, token });
+  if (sweeper === undefined) {
+    sweeper = setInterval(sweep, SWEEP_MS);
+    sweeper.unref();
+  }
+}
+
+function sweep(): void {
+  const now = Date.now();
+  while (deadlineHead < deadlines.length && deadlines[deadlineHead]!.at <= now) {
+    const { state, token } = deadlines[deadlineHead]!;
+    deadlines[deadlineHead++] = undefined as never;
+    const o = state.fwd.out.get(token);
+    if (o === undefined) continue;
+    state.fwd.out.delete(token);
+    o.pending.resolve(o.copy, 'lost');
+  }
+  if (deadlineHead === deadlines.length) {
+    deadlines.length = 0;
+    deadlineHead = 0;
+    clearInterval(sweeper);
+    sweeper = undefined;
+  } else if (deadlineHead > 4096 && deadlineHead * 2 > deadlines.length) {
+    deadlines.splice(0, deadlineHead);
+    deadlineHead = 0;
   }
 }
 
 /** A send stored directly while forwards are out: `write` runs after their fallbacks, in send order. */
 export function appendBehindForwards(state: SessionState, write: () => void | Promise<void>): void {
-  state.fwd.queue.push({ outcomes: [], remaining: 0, settle: () => write() });
+  state.fwd.queue.push({ outcomes: [], remaining: 0, resolve: () => {}, settle: () => write() });
   drain(state);
 }
 
@@ -224,10 +274,10 @@ const MAX_HELD = 256;
 function verdict(state: SessionState, h: HeldForward): 'push' | 'hold' | 'refuse' {
   if (state.mw === undefined) return 'refuse';
   const { entry, prev, prevAlt } = h;
+  // Past the sender's wait it is stored anyway: pushed then, it could arrive after later messages.
+  if (state.services.now() >= h.deadline) return 'refuse';
   if (eitherPushed(state, entry.sender, prev, prevAlt)) return state.window.hasRoom ? 'push' : 'hold';
   // An earlier forward of the same sender is held, or the predecessor is a stored entry still to be read.
-  // Past the sender's wait it is stored anyway: pushing it then would only send it twice.
-  if (state.services.now() - h.at >= state.services.settings.forwardMs) return 'refuse';
   if (isForwardToken(prev)) return state.fwd.held.some((o) => o.entry.id === prev) ? 'hold' : 'refuse';
   return state.reading || state.moreAvailable ? 'hold' : 'refuse';
 }
@@ -238,8 +288,8 @@ function verdict(state: SessionState, h: HeldForward): 'push' | 'hold' | 'refuse
  * 'held' when its predecessor may be pushed soon (`retryHeld` decides later),
  * else refused at once.
  */
-export function admitForward(state: SessionState, entry: InboxEntry, prev: string, prevAlt: string | undefined, from: From<'ok' | ForwardOutcome>): 'push' | 'held' | 'refused' {
-  const h: HeldForward = { entry, prev, prevAlt, from, at: state.services.now() };
+export function admitForward(state: SessionState, entry: InboxEntry, prev: string, prevAlt: string | undefined, replyTo: SessionRef, deadline: number): 'push' | 'held' | 'refused' {
+  const h: HeldForward = { entry, prev, prevAlt, replyTo, deadline };
   switch (verdict(state, h)) {
     case 'push':
       admitted(state, h);
@@ -253,7 +303,7 @@ export function admitForward(state: SessionState, entry: InboxEntry, prev: strin
     case 'refuse':
       break;
   }
-  reply(from, 'refused');
+  cast(replyTo, { t: 'forwarded', tokens: [entry.id], outcome: 'refused' });
   return 'refused';
 }
 
@@ -274,7 +324,7 @@ export function retryHeld(state: SessionState): InboxEntry[] {
       held.splice(i--, 1);
       changed = true;
       if (v === 'refuse') {
-        reply(h.from, 'refused');
+        cast(h.replyTo, { t: 'forwarded', tokens: [h.entry.id], outcome: 'refused' });
         continue;
       }
       admitted(state, h);
@@ -291,7 +341,7 @@ function admitted(state: SessionState, h: HeldForward): void {
   const key = deviceKey(entry.sender);
   if (lastFrom.size >= LAST_FROM_MAX && !lastFrom.has(key)) lastFrom.delete(lastFrom.keys().next().value!);
   lastFrom.set(key, entry.id);
-  state.fwd.awaiting.set(entry.id, h.from);
+  state.fwd.awaiting.set(entry.id, h.replyTo);
   state.fwd.byMessage.set(messageKey(entry), entry.id);
 }
 
@@ -313,17 +363,34 @@ export function linkStoredCopy(state: SessionState, entry: InboxEntry): boolean 
   return true;
 }
 
+/** Answers to the senders of forwards, grouped by sending session (one `forwarded` each). */
+export class ForwardReplies {
+  private readonly by = new Map<string, { readonly to: SessionRef; readonly tokens: string[] }>();
+
+  add(to: SessionRef, token: string): void {
+    const key = `${to.node}/${to.id}`;
+    const r = this.by.get(key);
+    if (r === undefined) this.by.set(key, { to, tokens: [token] });
+    else r.tokens.push(token);
+  }
+
+  send(outcome: ForwardOutcome): void {
+    for (const { to, tokens } of this.by.values()) cast(to, { t: 'forwarded', tokens, outcome });
+  }
+}
+
 /**
- * The device acked a forwarded entry: its sender hears 'acked'. Returns the
- * id of its stored copy when one was linked to it (to be deleted as acked).
+ * The device acked a forwarded entry: its sender is told (through
+ * `replies`). Returns the id of its stored copy when one was linked to it
+ * (to be deleted as acked).
  */
-export function forwardAcked(state: SessionState, entry: InboxEntry): InboxEntryId | undefined {
+export function forwardAcked(state: SessionState, entry: InboxEntry, replies: ForwardReplies): InboxEntryId | undefined {
   const { awaiting, byMessage, linked } = state.fwd;
   const token = entry.id;
-  const from = awaiting.get(token);
-  if (from !== undefined) {
+  const to = awaiting.get(token);
+  if (to !== undefined) {
     awaiting.delete(token);
-    reply(from, 'acked');
+    replies.add(to, token);
   }
   const key = messageKey(entry);
   if (byMessage.get(key) === token) byMessage.delete(key);
@@ -339,9 +406,11 @@ export function forwardAcked(state: SessionState, entry: InboxEntry): InboxEntry
  */
 export function refuseAwaiting(state: SessionState): void {
   const { awaiting, byMessage, linked, lastFrom, held } = state.fwd;
-  for (const from of awaiting.values()) reply(from, 'refused');
+  const replies = new ForwardReplies();
+  for (const [token, to] of awaiting) replies.add(to, token);
+  for (const h of held) replies.add(h.replyTo, h.entry.id);
+  replies.send('refused');
   awaiting.clear();
-  for (const h of held) reply(h.from, 'refused');
   held.length = 0;
   byMessage.clear();
   // Linked stored copies were never pushed: the next connection reads them (resetMultiWriter forgets them).

@@ -4,7 +4,7 @@
  * and its delivery logic (session-delivery.ts) share them.
  */
 import type { AckFrame, ReceiptFrame, SendFrame, ServerFrame } from '../protocol/index.ts';
-import type { From, MonitorRef, Protocol, Ref } from '../supervisors/index.ts';
+import type { MonitorRef, Protocol, Ref } from '../supervisors/index.ts';
 import type { DeviceAddress, InboxEntry, InboxEntryId } from '../store/types.ts';
 import type { MultiWriterState } from './session-multiwriter.ts';
 import type { EarlyNotice, EarlyState } from './session-early.ts';
@@ -13,20 +13,24 @@ import type { ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 
 /** Messages a session accepts. */
-export type SessionCall =
-  | { readonly t: 'attach'; readonly conn: ConnectionRef }
-  /**
-   * (Several writers, a cluster) a first transmission handed over before it is
-   * stored (session-forward.ts): `entry.id` is a forward token, not an inbox id;
-   * `prev` is what the sending session last stored or forwarded for this
-   * device. Answered 'acked' once the device acked it, 'refused' when it was
-   * not pushed (or the session stopped or was taken over before the ack).
-   */
-  | { readonly t: 'forward'; readonly entry: InboxEntry; readonly prev: string; readonly prevAlt?: string };
+export type SessionCall = { readonly t: 'attach'; readonly conn: ConnectionRef };
 /** How a forward ended at the recipient's session. */
 export type ForwardOutcome = 'acked' | 'refused';
 export type SessionCast =
   | { readonly t: 'frame'; readonly frame: SendFrame | AckFrame | ReceiptFrame }
+  /**
+   * (Several writers, a cluster) a first transmission handed over before it is
+   * stored (session-forward.ts): `entry.id` is a forward token, not an inbox id;
+   * `prev`/`prevAlt` name the sending session's previous message to this device.
+   * Answered to `replyTo` with `forwarded`: 'acked' once the device acked it,
+   * 'refused' when it was not pushed (or the session stopped or was taken over
+   * before the ack). `deadline` (ms since the epoch): when the sender stops
+   * waiting and stores it; a forward that arrives later (e.g. buffered while
+   * NATS was away) is refused, never pushed.
+   */
+  | { readonly t: 'forward'; readonly entry: InboxEntry; readonly prev: string; readonly prevAlt?: string; readonly replyTo: SessionRef; readonly deadline: number }
+  /** Outcomes of this session's forwards, by token. */
+  | { readonly t: 'forwarded'; readonly tokens: readonly string[]; readonly outcome: ForwardOutcome }
   /**
    * A new entry for this device. `prev`: the id of the entry the same sending
    * session stored for this device just before (absent when unknown); with
@@ -53,7 +57,7 @@ export type SessionInfo =
   | { readonly t: 'verify-failed'; readonly error: unknown }
   /** Notifies may have been lost (the cluster lost a node or this node's NATS link): look again. */
   | { readonly t: 'resync' };
-export type SessionProtocol = Protocol<SessionCall, 'ok' | ForwardOutcome, SessionCast, SessionInfo>;
+export type SessionProtocol = Protocol<SessionCall, 'ok', SessionCast, SessionInfo>;
 export type SessionRef = Ref<SessionProtocol>;
 
 /** The whole state of a session. */
@@ -114,8 +118,10 @@ export interface SendLink {
 export interface ForwardState {
   /** Sender side: sends handed over or waiting behind one, in send order (their fallback appends keep it). */
   readonly queue: PendingSend[];
-  /** Recipient side: forwards pushed to the device and not acked, by token → the waiting caller. */
-  readonly awaiting: Map<string, From<'ok' | ForwardOutcome>>;
+  /** Sender side: forwards out, by token → their send and copy. */
+  readonly out: Map<string, { readonly pending: PendingSend; readonly copy: number }>;
+  /** Recipient side: forwards pushed to the device and not acked, by token → whom to tell. */
+  readonly awaiting: Map<string, SessionRef>;
   /** Recipient side: the token of each forward awaiting its ack, by `user:device:messageId` (its stored copy is linked to it, not pushed). */
   readonly byMessage: Map<string, string>;
   /** Recipient side: the stored copy of a forward awaiting its ack (stored after the sender's wait), by token: acked with it. */
@@ -134,16 +140,18 @@ export interface HeldForward {
   readonly entry: InboxEntry;
   readonly prev: string;
   readonly prevAlt: string | undefined;
-  readonly from: From<'ok' | ForwardOutcome>;
-  /** When it arrived (ms): past the sender's wait it is refused (the sender stores it anyway). */
-  readonly at: number;
+  readonly replyTo: SessionRef;
+  /** When its sender stops waiting (ms): past it, it is refused (the sender stores it anyway). */
+  readonly deadline: number;
 }
 
 /** A send of this session whose store write waits for the outcome of forwards (session-forward.ts). */
 export interface PendingSend {
-  /** Per copy: undefined while its forward is out; a plain append has every copy 'refused' from the start. */
+  /** Per copy: undefined while its forward is out; a plain append has none. */
   readonly outcomes: (ForwardOutcome | 'lost' | undefined)[];
   remaining: number;
+  /** Called with each copy's outcome as it comes in. */
+  readonly resolve: (copy: number, outcome: ForwardOutcome | 'lost') => void;
   /** Runs once every outcome is in and the send is at the head of the queue. */
   readonly settle: (acked: readonly boolean[]) => void | Promise<void>;
 }

@@ -42,10 +42,10 @@ import { encodeStoredMessage } from './inbox-payload.ts';
 import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionRef } from './connection-protocol.ts';
 import { outbound, closeConnection } from './connection-protocol.ts';
-import { inOrder, type ForwardOutcome, type SendLink, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
+import { inOrder, type SendLink, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
 import { appendAndNotify, appendThen, storeReceipt } from './session-store.ts';
 import { flushDelivered, onAck, onForward, onNotify, onRead, onSettled, onVerified, pump, restartDelivery } from './session-delivery.ts';
-import { appendBehindForwards, forwardSend, forwardsSettled, forwardTargets, linkSend, newForwardState, refuseAwaiting } from './session-forward.ts';
+import { appendBehindForwards, forwardSend, forwardsSettled, forwardTargets, linkSend, newForwardState, onForwarded, refuseAwaiting } from './session-forward.ts';
 import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
 import { newEarlyState, sendSettled, sendStarted } from './session-early.ts';
 
@@ -79,11 +79,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
     return { ok: state };
   },
 
-  handleCall(request, from, state, ctx): CallResult<SessionState, 'ok' | ForwardOutcome> {
-    if (request.t === 'forward') {
-      onForward(state, ctx, request.entry, request.prev, request.prevAlt, from);
-      return { noreply: state };
-    }
+  handleCall(request, _from, state, ctx): CallResult<SessionState, 'ok'> {
     // attach: a second login of the same device. The older socket is closed
     // with 4409; everything it had not acked is delivered again on the new one.
     ctx.demonitor(state.connMonitor);
@@ -95,6 +91,14 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
   },
 
   handleCast(message, state, ctx): NoReplyResult<SessionState> {
+    if (message.t === 'forward') {
+      onForward(state, ctx, message.entry, message.prev, message.prevAlt, message.replyTo, message.deadline);
+      return { noreply: state };
+    }
+    if (message.t === 'forwarded') {
+      onForwarded(state, message.tokens, message.outcome);
+      return { noreply: state };
+    }
     if (message.t === 'notify') {
       onNotify(state, ctx, message.entry, message.prev, message.prevAlt, message.early);
       return { noreply: state };
@@ -301,7 +305,7 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
     const forwarding = services.settings.forwardMs > 0;
     const targets = forwarding && frame.resend !== true ? forwardTargets(state, batch, links) : undefined;
     if (targets !== undefined) {
-      forwardSend(state, batch, links, targets, services.settings.forwardMs, () => onSent({ serverTimestamp }), append);
+      forwardSend(state, self, batch, links, targets, services.settings.forwardMs, () => onSent({ serverTimestamp }), append);
       return;
     }
     // Stored in send order, after the fallback writes of forwards still out.

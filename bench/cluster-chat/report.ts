@@ -103,7 +103,7 @@ export function summarise(results: readonly Measured[]): Summary[] {
 
 export function ratios(summaries: readonly Summary[], rates: readonly number[]): Ratios {
   const find = (setup: SetupName, offeredRate: number | undefined) => summaries.find((s) => s.setup === setup && s.offeredRate === offeredRate)!;
-  const peak = find('cross-node', undefined).msgsPerS / find('single-node', undefined).msgsPerS;
+  const peak = (find('cross-node', undefined)?.msgsPerS ?? NaN) / (find('single-node', undefined)?.msgsPerS ?? NaN);
   const atRate = rates.map((rate) => {
     const single = find('single-node', rate);
     const cross = find('cross-node', rate);
