@@ -308,12 +308,11 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
       forwardSend(state, self, batch, links, targets, services.settings.forwardMs, () => onSent({ serverTimestamp }), append);
       return;
     }
-    // Stored in send order, after the fallback writes of forwards still out.
-    if (state.fwd.queue.length > 0) {
-      appendBehindForwards(state, () => append(batch, links));
-      return;
-    }
-    return append(batch, links);
+    // Stored in send order, after the fallback writes of forwards still out (at once when none is). Always
+    // through the queue: this step may run after an earlier send's fallback was decided but before it is
+    // written, and only the queue's order is send order.
+    appendBehindForwards(state, () => append(batch, links));
+    return;
   }
   const appended = append(batch);
   if (services.inbox.pipelined !== true) return appended;
