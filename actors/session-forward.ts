@@ -3,13 +3,15 @@
  * (several writers, the Cassandra inbox; `ChatSettings.forwardMs` > 0).
  *
  * A send whose every recipient device has a session somewhere in the cluster
- * is first handed to those sessions (a `forward` call, across NATS when they
+ * is first handed to those sessions (a `forward` cast, across NATS when they
  * run on another node) instead of being stored. Each pushes it to its device
- * under a forward token instead of an inbox id and answers 'acked' when the
- * device acks it. When every copy is acked, `sent` goes and the message is
+ * under a forward token instead of an inbox id and answers 'acked' (a
+ * `forwarded` cast, the acks of one ack frame in one) when the device acks
+ * it. When every copy is acked, `sent` goes and the message is
  * never written: the recipient devices have it (ARCHITECTURE §4, "acknowledged
  * by the recipient device"). Any copy not acked within `forwardMs` (refused,
- * timed out, node gone, session taken over) is then stored like any send, and
+ * no answer in time: node gone, NATS away; session taken over; one node-wide
+ * sweep marks overdue forwards instead of a timer each) is then stored like any send, and
  * `sent` waits for that. If the device got the forward and has not acked it
  * yet, the recipient session links the stored copy to it (acked with it, not
  * pushed twice); otherwise the SDK drops the repeat.

@@ -110,10 +110,10 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
       // On the clustered (Cassandra) inbox every receipt append is three CQL round trips and every
       // ack window a delete batch: coalesce them over 250 ms (a "delivered" tick may lag that much).
       // Sends to devices online in the cluster are handed over first and stored only if not acked
-      // within the same wait as the embedded store's deferred appends (actors/session-forward.ts).
+      // within clusterForwardMs (actors/session-forward.ts).
       settings: {
         ...DEFAULT_CHAT_SETTINGS,
-        ...(stores.inbox.multiWriter === undefined ? {} : { receiptFlushMs: CLUSTER_RECEIPT_FLUSH_MS, forwardMs: config.inboxDeferMs }),
+        ...(stores.inbox.multiWriter === undefined ? {} : { receiptFlushMs: CLUSTER_RECEIPT_FLUSH_MS, forwardMs: config.clusterForwardMs }),
         ...options.settings,
       },
       log: log.child({ component: 'chat' }),

@@ -21,7 +21,8 @@ program
   .addOption(new Option('--gateway-port <n>', 'client WebSocket port, 0 = any (PARLEY_GATEWAY_PORT)'))
   .addOption(new Option('--data-dir <dir>', 'embedded store folder (PARLEY_DATA_DIR)'))
   .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (PARLEY_LOG_LEVEL)'))
-  .addOption(new Option('--inbox-defer-ms <ms>', 'how long a message to online devices waits for their acks before it is written (embedded inbox; in a cluster, a send handed over to them), 0 = never waits (PARLEY_INBOX_DEFER_MS)'))
+  .addOption(new Option('--inbox-defer-ms <ms>', 'embedded inbox: how long an append to online devices waits for their acks before it is written, 0 = never waits (PARLEY_INBOX_DEFER_MS)'))
+  .addOption(new Option('--cluster-forward-ms <ms>', 'cluster: how long a send handed over to online devices waits for their acks before it is stored, 0 = always stored first (PARLEY_CLUSTER_FORWARD_MS)'))
   .addOption(new Option('--cluster <nats-url>', 'join a cluster over NATS, e.g. nats://127.0.0.1:4222 (PARLEY_NATS_URL; needs PARLEY_PG_URL and PARLEY_CASSANDRA_CONTACT_POINTS)'))
   .addOption(new Option('--cluster-name <name>', 'nodes with the same name form one cluster (PARLEY_CLUSTER_NAME)'))
   .action(async (opts: ConfigFlags & { cluster?: string }) => {

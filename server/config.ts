@@ -40,11 +40,19 @@ export interface NodeConfig {
    * this node may wait for their acks before it is written; acked first, it
    * is never written (store/embedded/deferred-appends.ts: what a crash can
    * then lose is a "delivered" receipt, never a message). 0 writes every
-   * append at once. In a cluster (the Cassandra inbox) the same wait applies
-   * to a send handed over to devices online anywhere in the cluster before it
-   * is stored (actors/session-forward.ts). @default 200
+   * append at once. @default 200
    */
   readonly inboxDeferMs: number;
+  /**
+   * Cluster (the Cassandra inbox): how long (ms) a send handed over to
+   * devices online anywhere in the cluster waits for their acks before it is
+   * stored instead (actors/session-forward.ts); acked first, it is never
+   * stored. 0 stores every send before `sent`. Longer than the embedded
+   * wait: a forward that misses it costs a store on top of the hop, so on a
+   * loaded cluster a short wait turns a latency spike into more load.
+   * @default 2000
+   */
+  readonly clusterForwardMs: number;
   /** PostgreSQL connection string; unset = accounts and keys in the embedded store. */
   readonly pgUrl: string | undefined;
   /** PostgreSQL schema holding Parley's tables. @default 'parley' */
@@ -82,6 +90,7 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'nodeId'> = {
   shutdownTimeoutMs: 10_000,
   embeddedSync: 'normal',
   inboxDeferMs: 200,
+  clusterForwardMs: 2000,
   pgUrl: undefined,
   pgSchema: 'parley',
   redisUrl: undefined,
@@ -109,6 +118,7 @@ export const CONFIG_ENV: Readonly<Record<keyof NodeConfig, string>> = {
   shutdownTimeoutMs: 'PARLEY_SHUTDOWN_TIMEOUT_MS',
   embeddedSync: 'PARLEY_EMBEDDED_SYNC',
   inboxDeferMs: 'PARLEY_INBOX_DEFER_MS',
+  clusterForwardMs: 'PARLEY_CLUSTER_FORWARD_MS',
   pgUrl: 'PARLEY_PG_URL',
   pgSchema: 'PARLEY_PG_SCHEMA',
   redisUrl: 'PARLEY_REDIS_URL',
@@ -157,11 +167,14 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (embeddedSync !== 'normal' && embeddedSync !== 'full') {
     throw configError('embeddedSync', `must be normal or full, got ${JSON.stringify(embeddedSync)}`);
   }
-  const deferRaw = raw('inboxDeferMs');
-  const inboxDeferMs = deferRaw === undefined ? DEFAULT_CONFIG.inboxDeferMs : Number(deferRaw);
-  if (!Number.isInteger(inboxDeferMs) || inboxDeferMs < 0 || inboxDeferMs > 60_000) {
-    throw configError('inboxDeferMs', `must be an integer 0..60000, got ${JSON.stringify(deferRaw)}`);
-  }
+  const waitMs = (key: 'inboxDeferMs' | 'clusterForwardMs'): number => {
+    const value = raw(key);
+    const n = value === undefined ? DEFAULT_CONFIG[key] : Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 60_000) throw configError(key, `must be an integer 0..60000, got ${JSON.stringify(value)}`);
+    return n;
+  };
+  const inboxDeferMs = waitMs('inboxDeferMs');
+  const clusterForwardMs = waitMs('clusterForwardMs');
   const clusterName = str('clusterName', DEFAULT_CONFIG.clusterName);
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(clusterName)) throw configError('clusterName', `must match [A-Za-z0-9_-]{1,32}, got ${JSON.stringify(clusterName)}`);
   const commitHorizonMs = positiveInt('commitHorizonMs');
@@ -181,6 +194,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     shutdownTimeoutMs: positiveInt('shutdownTimeoutMs'),
     embeddedSync,
     inboxDeferMs,
+    clusterForwardMs,
     pgUrl: opt('pgUrl'),
     pgSchema: str('pgSchema', DEFAULT_CONFIG.pgSchema),
     redisUrl: opt('redisUrl'),

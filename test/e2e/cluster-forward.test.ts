@@ -50,7 +50,7 @@ async function firstOtherThan(messages: AsyncIterable<IncomingMessage>, acked: s
 
 test('cluster forward - sends acked by a device on another node are never stored; order, receipts and sent as usual', { timeout: 120_000 }, async () => {
   // A long wait: no forward falls back to the store because the box was slow.
-  const cluster = await startChatCluster(2, { env: { PARLEY_INBOX_DEFER_MS: '30000' } });
+  const cluster = await startChatCluster(2, { env: { PARLEY_CLUSTER_FORWARD_MS: '30000' } });
   try {
     const [n1, n2] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0]];
     const alice = await registerClient(n1.url);
@@ -90,7 +90,7 @@ test('cluster forward - sends acked by a device on another node are never stored
 });
 
 test('cluster forward - a forward the device does not ack in time is stored, and comes again from the store after a reconnect', { timeout: 120_000 }, async () => {
-  const cluster = await startChatCluster(2, { env: { PARLEY_INBOX_DEFER_MS: '300' } });
+  const cluster = await startChatCluster(2, { env: { PARLEY_CLUSTER_FORWARD_MS: '300' } });
   try {
     const [n1, n2] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0]];
     const alice = await registerClient(n1.url);
@@ -120,7 +120,7 @@ test('cluster forward - a forward the device does not ack in time is stored, and
 
 test('cluster forward - a takeover before the ack: the forward is stored at once and the new connection gets it', { timeout: 40_000 }, async () => {
   // With a 60 s wait, `sent` arriving within the test's timeout shows the old session refused the forward when it stopped.
-  const cluster = await startChatCluster(2, { env: { PARLEY_INBOX_DEFER_MS: '60000' } });
+  const cluster = await startChatCluster(2, { env: { PARLEY_CLUSTER_FORWARD_MS: '60000' } });
   try {
     const [n1, n2] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0]];
     const alice = await registerClient(n1.url);

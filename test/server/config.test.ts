@@ -15,6 +15,7 @@ test('config - defaults run one node on the embedded store', () => {
   assert.equal(c.natsUrl, undefined);
   assert.equal(c.dataDir, path.resolve('./.data'));
   assert.equal(c.inboxDeferMs, 200);
+  assert.equal(c.clusterForwardMs, 2000);
 });
 
 test('config - flags override PARLEY_* environment, which overrides defaults', () => {
@@ -26,6 +27,8 @@ test('config - flags override PARLEY_* environment, which overrides defaults', (
   assert.equal(c.logLevel, 'warn');
   assert.equal(loadConfig({ inboxDeferMs: '0' }, { PARLEY_INBOX_DEFER_MS: '50' }).inboxDeferMs, 0, 'the flag wins, 0 included');
   assert.equal(loadConfig({}, { PARLEY_INBOX_DEFER_MS: '50' }).inboxDeferMs, 50);
+  assert.equal(loadConfig({ clusterForwardMs: '0' }, { PARLEY_CLUSTER_FORWARD_MS: '50' }).clusterForwardMs, 0, 'the flag wins, 0 included');
+  assert.equal(loadConfig({}, { PARLEY_CLUSTER_FORWARD_MS: '500' }).clusterForwardMs, 500);
 });
 
 test('config - invalid values are PARLEY_ERR_CONFIG naming the setting and its variable', () => {
@@ -38,6 +41,8 @@ test('config - invalid values are PARLEY_ERR_CONFIG naming the setting and its v
     [{ PARLEY_INBOX_DEFER_MS: '-5' }, /inboxDeferMs \(PARLEY_INBOX_DEFER_MS\)/],
     [{ PARLEY_INBOX_DEFER_MS: '1.5' }, /inboxDeferMs/],
     [{ PARLEY_INBOX_DEFER_MS: '60001' }, /inboxDeferMs/],
+    [{ PARLEY_CLUSTER_FORWARD_MS: '-1' }, /clusterForwardMs \(PARLEY_CLUSTER_FORWARD_MS\)/],
+    [{ PARLEY_CLUSTER_FORWARD_MS: '60001' }, /clusterForwardMs/],
   ];
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig({}, env), (err: unknown) => isParleyError(err, 'PARLEY_ERR_CONFIG') && message.test(err.message));
