@@ -135,7 +135,7 @@ export function onNotify(state: SessionState, ctx: ActorContext<SessionProtocol>
     touch(mw, state.services.now());
     scheduleVerify(state, ctx);
     // `prev` may be a forward token, and may have a second name (`prevAlt`): session-forward.ts.
-    const known = prev !== undefined && eitherPushed(state, entry.sender, prev, prevAlt);
+    const known = prev !== undefined && eitherPushed(state, entry.sender, entry.kind, prev, prevAlt);
     const direct = directPush(mw, entry.id, prev, state.window.hasRoom, known);
     if (direct === 'push') {
       push(state, entry);

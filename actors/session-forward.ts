@@ -88,11 +88,12 @@ const LAST_FROM_MAX = 1024;
 const LAST_SENT_MAX = 1024;
 
 /**
- * The links of a message's copies, in send order after the last message of
- * this session to each device (several writers; see the header).
+ * The links of a message's (or receipt's) copies, in send order after the
+ * last message (receipt) of this session to each device (several writers;
+ * see the header).
  */
 export function linkSend(state: SessionState, batch: InboxBatch): SendLink[] {
-  const last = state.lastSentTo;
+  const last = batch.kind === 'receipt' ? state.lastReceiptTo : state.lastSentTo;
   return batch.copies.map((c) => {
     const key = deviceKey(c.recipient);
     const pred = last.get(key);
@@ -257,16 +258,21 @@ export function forwardsSettled(state: SessionState): Promise<void> {
 // recipient side
 
 /** Whether `prev` (a predecessor's forward token or stored id) was pushed on this connection, or read. */
-export function prevPushed(state: SessionState, sender: DeviceAddress, prev: string): boolean {
-  if (isForwardToken(prev)) return state.fwd.lastFrom.get(deviceKey(sender)) === prev;
+export function prevPushed(state: SessionState, sender: DeviceAddress, kind: InboxEntry['kind'], prev: string): boolean {
+  if (isForwardToken(prev)) return state.fwd.lastFrom.get(fromKey(sender, kind)) === prev;
   const mw = state.mw;
   if (mw === undefined) return false;
   return mw.recent.has(prev) || prev <= mw.lowWater || prev <= mw.cursor;
 }
 
 /** `prevPushed` for either name of the predecessor. */
-export function eitherPushed(state: SessionState, sender: DeviceAddress, prev: string, prevAlt: string | undefined): boolean {
-  return prevPushed(state, sender, prev) || (prevAlt !== undefined && prevPushed(state, sender, prevAlt));
+export function eitherPushed(state: SessionState, sender: DeviceAddress, kind: InboxEntry['kind'], prev: string, prevAlt: string | undefined): boolean {
+  return prevPushed(state, sender, kind, prev) || (prevAlt !== undefined && prevPushed(state, sender, kind, prevAlt));
+}
+
+/** `lastFrom`'s key: messages and receipts of one sending device are two chains. */
+function fromKey(sender: DeviceAddress, kind: InboxEntry['kind']): string {
+  return kind === 'receipt' ? `${deviceKey(sender)}#r` : deviceKey(sender);
 }
 
 /** Most forwards held per session; past it they are refused. */
@@ -278,7 +284,7 @@ function verdict(state: SessionState, h: HeldForward): 'push' | 'hold' | 'refuse
   const { entry, prev, prevAlt } = h;
   // Past the sender's wait it is stored anyway: pushed then, it could arrive after later messages.
   if (state.services.now() >= h.deadline) return 'refuse';
-  if (eitherPushed(state, entry.sender, prev, prevAlt)) return state.window.hasRoom ? 'push' : 'hold';
+  if (eitherPushed(state, entry.sender, entry.kind, prev, prevAlt)) return state.window.hasRoom ? 'push' : 'hold';
   // An earlier forward of the same sender is held, or the predecessor is a stored entry still to be read.
   if (isForwardToken(prev)) return state.fwd.held.some((o) => o.entry.id === prev) ? 'hold' : 'refuse';
   return state.reading || state.moreAvailable ? 'hold' : 'refuse';
@@ -340,11 +346,11 @@ export function retryHeld(state: SessionState): InboxEntry[] {
 function admitted(state: SessionState, h: HeldForward): void {
   const { entry } = h;
   const { lastFrom } = state.fwd;
-  const key = deviceKey(entry.sender);
+  const key = fromKey(entry.sender, entry.kind);
   if (lastFrom.size >= LAST_FROM_MAX && !lastFrom.has(key)) lastFrom.delete(lastFrom.keys().next().value!);
   lastFrom.set(key, entry.id);
   state.fwd.awaiting.set(entry.id, h.replyTo);
-  state.fwd.byMessage.set(messageKey(entry), entry.id);
+  if (entry.kind === 'message') state.fwd.byMessage.set(messageKey(entry), entry.id);
 }
 
 function messageKey(e: InboxEntry): string {

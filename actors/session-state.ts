@@ -96,8 +96,8 @@ export interface SessionState {
   receiptLost: boolean;
   /** The last message this session sent to each recipient device (`user:device`), in send order: `prev` of the next (session-forward.ts). */
   readonly lastSentTo: Map<string, SendLink>;
-  /** Id of the last receipt this session stored for each recipient device (receipts chain their own `prev`). */
-  readonly lastReceiptTo: Map<string, InboxEntryId>;
+  /** The last receipt this session sent to each recipient device: receipts chain their own `prev` (no order with messages). */
+  readonly lastReceiptTo: Map<string, SendLink>;
   /** (Cluster) forwarding of this session's sends and of forwards to its device: session-forward.ts. */
   readonly fwd: ForwardState;
 }
@@ -126,7 +126,7 @@ export interface ForwardState {
   readonly byMessage: Map<string, string>;
   /** Recipient side: the stored copy of a forward awaiting its ack (stored after the sender's wait), by token: acked with it. */
   readonly linked: Map<string, InboxEntryId>;
-  /** Recipient side: the token last pushed from each sending device (`user:device`) on this connection. */
+  /** Recipient side: the token last pushed from each sending device (`user:device`, `…#r` for receipts) on this connection. */
   readonly lastFrom: Map<string, string>;
   /** Called once `queue` is empty (a stopping session waits for its fallback writes). */
   readonly idle: Array<() => void>;

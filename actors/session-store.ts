@@ -11,7 +11,7 @@ import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName } from './chat-services.ts';
 import type { DirectoryDevice } from './device-directory.ts';
 import { inOrder, type SendLink, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
-import { deviceKey, linkSend, prevOf } from './session-forward.ts';
+import { appendBehindForwards, forwardSend, forwardTargets, linkSend, prevOf } from './session-forward.ts';
 import type { AppendFate, EarlyNotice } from './session-early.ts';
 
 // ---------------------------------------------------------------------------
@@ -94,7 +94,7 @@ export function storeReceipt(state: SessionState, ctx: ActorContext<SessionProto
 function enqueueReceipt(
   state: SessionState, self: SessionRef, devices: readonly DirectoryDevice[], to: string, status: ReceiptStatus, messageIds: readonly string[],
   rid: number | undefined, clientMessageId: string, resend: boolean, onStored: () => void, onError: (error: unknown) => Promise<void>,
-): Promise<void> {
+): Promise<void> | undefined {
   const { services, device } = state;
   if (devices.length === 0) {
     if (rid !== undefined) send(self, { t: 'reply', frame: errorFrame('PARLEY_ERR_UNKNOWN_USER', rid, `unknown user ${to}`) });
@@ -107,11 +107,24 @@ function enqueueReceipt(
     sender: device, clientMessageId, kind: 'receipt', serverTimestamp, ...(resend ? { resend: true } : {}),
     copies: devices.map((d) => ({ recipient: d.address, payload })),
   };
-  // Early, a receipt may go at once unless it could overtake the `sent` of one of its messages (session-early.ts).
-  return appendThen(state, batch, { push: false, ...(resend ? {} : { receiptFor: messageIds }) }, true, () => {
+  const stored = (): void => {
     if (rid !== undefined) send(self, { t: 'reply', frame: { kind: FrameKind.Ok, rid } });
     onStored();
-  }, onError);
+  };
+  if (state.mw !== undefined) {
+    // Several writers: handed over to the devices' sessions when they are all online in the cluster, as
+    // a message is (session-forward.ts), else stored; either way in this session's send order, without
+    // holding its later writes.
+    const links = linkSend(state, batch);
+    const forwardMs = services.settings.forwardMs;
+    const targets = forwardMs > 0 && !resend ? forwardTargets(state, batch, links) : undefined;
+    const append = (b: InboxBatch, ls: readonly SendLink[]): Promise<void> => appendThen(state, b, { push: false }, true, stored, onError, ls);
+    if (targets !== undefined) forwardSend(state, self, batch, links, targets, forwardMs, stored, append);
+    else appendBehindForwards(state, () => append(batch, links));
+    return undefined;
+  }
+  // Early, a receipt may go at once unless it could overtake the `sent` of one of its messages (session-early.ts).
+  return appendThen(state, batch, { push: false, ...(resend ? {} : { receiptFor: messageIds }) }, true, stored, onError);
 }
 
 /**
@@ -197,7 +210,7 @@ function entryOf(batch: InboxBatch, i: number, id: InboxEntryId): InboxEntry {
  * cluster they run). With several writers each carries `prev`, what this
  * session sent the same device just before: for a message, its predecessor
  * in send order (`links`, made when it was sent: session-forward.ts; made now
- * when absent); for a receipt, the receipt stored before. A duplicate's ids
+ * when absent); for a receipt, the receipt before (its own chain). A duplicate's ids
  * are older than what was announced since: no `prev`.
  */
 export function notifyCopies(state: SessionState, result: AppendResult, batch: InboxBatch, links?: readonly SendLink[]): void {
@@ -208,15 +221,7 @@ export function notifyCopies(state: SessionState, result: AppendResult, batch: I
     const copy = result.copies[i]!;
     let prev: string | undefined;
     let prevAlt: string | undefined;
-    if (chained && batch.kind === 'receipt') {
-      if (!result.duplicate) {
-        const last = state.lastReceiptTo;
-        const key = deviceKey(copy.recipient);
-        prev = last.get(key);
-        if (last.size >= LAST_SENT_MAX && prev === undefined) last.delete(last.keys().next().value!);
-        last.set(key, copy.id);
-      }
-    } else if (chained) {
+    if (chained) {
       const link = links?.[i] ?? linkSend(state, { ...batch, copies: [batch.copies[i]!] })[0]!;
       if (!result.duplicate) {
         const p = prevOf(link);
@@ -247,6 +252,5 @@ function announceEarly(targets: readonly (SessionRef | undefined)[], ids: readon
   }
 }
 
-/** Recipient devices remembered per session for a receipt's `prev` (a forgotten one is announced without: a read). */
-const LAST_SENT_MAX = 1024;
+
 
