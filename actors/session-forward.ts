@@ -6,8 +6,8 @@
  * is first handed to those sessions (a `forward` cast, across NATS when they
  * run on another node) instead of being stored. Each pushes it to its device
  * under a forward token instead of an inbox id and answers 'acked' (a
- * `forwarded` cast, the acks of one ack frame in one) when the device acks
- * it. When every copy is acked, `sent` goes and the message is
+ * `forwarded` cast, the acks of one ack frame in one; `castSoon`: answers to
+ * one node share a NATS message) when the device acks it. When every copy is acked, `sent` goes and the message is
  * never written: the recipient devices have it (ARCHITECTURE §4, "acknowledged
  * by the recipient device"). Any copy not acked within `forwardMs` (refused,
  * no answer in time: node gone, NATS away; session taken over; one node-wide
@@ -54,7 +54,7 @@
  * forwarded messages are stored as every receipt is.
  */
 import { randomBytes } from 'node:crypto';
-import { cast } from '../supervisors/index.ts';
+import { cast, castSoon } from '../supervisors/index.ts';
 import type { DeviceAddress, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import { sessionName } from './chat-services.ts';
 import type { ForwardOutcome, ForwardState, HeldForward, PendingSend, SendLink, SessionRef, SessionState } from './session-state.ts';
@@ -311,7 +311,7 @@ export function admitForward(state: SessionState, entry: InboxEntry, prev: strin
     case 'refuse':
       break;
   }
-  cast(replyTo, { t: 'forwarded', tokens: [entry.id], outcome: 'refused' });
+  castSoon(replyTo, { t: 'forwarded', tokens: [entry.id], outcome: 'refused' });
   return 'refused';
 }
 
@@ -332,7 +332,7 @@ export function retryHeld(state: SessionState): InboxEntry[] {
       held.splice(i--, 1);
       changed = true;
       if (v === 'refuse') {
-        cast(h.replyTo, { t: 'forwarded', tokens: [h.entry.id], outcome: 'refused' });
+        castSoon(h.replyTo, { t: 'forwarded', tokens: [h.entry.id], outcome: 'refused' });
         continue;
       }
       admitted(state, h);
@@ -383,7 +383,7 @@ export class ForwardReplies {
   }
 
   send(outcome: ForwardOutcome): void {
-    for (const { to, tokens } of this.by.values()) cast(to, { t: 'forwarded', tokens, outcome });
+    for (const { to, tokens } of this.by.values()) castSoon(to, { t: 'forwarded', tokens, outcome });
   }
 }
 

@@ -24,6 +24,8 @@ export enum Kind {
   Demonitor,
   Down,
   Rpc,
+  /** Several sends to one node in one message (`sendSoon`), in order. */
+  Batch,
 }
 
 /** A node's identity on the wire: its name and the incarnation (start time id). */
@@ -45,7 +47,8 @@ export type Envelope =
   | { k: Kind.Monitor; watcher: Ref; mon: number; to: number }
   | { k: Kind.Demonitor; watcher: Ref; mon: number }
   | { k: Kind.Down; watcher: number; mon: number; target: Ref; reason: ExitReason }
-  | { k: Kind.Rpc; cid: number; from: string; svc: string; arg: unknown };
+  | { k: Kind.Rpc; cid: number; from: string; svc: string; arg: unknown }
+  | { k: Kind.Batch; es: Envelope[] };
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 

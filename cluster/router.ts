@@ -52,6 +52,10 @@ interface Tracked {
 const refKey = (r: Ref): string => `${r.node}/${r.id}`;
 
 /** Routes one node's remote operations. */
+
+/** Longest wait of a `sendSoon` message for others to the same node. */
+export const SOON_MS = 2;
+
 export class NodeRouter implements RemoteRouter {
   private readonly subj: ReturnType<typeof subjects>;
   private readonly calls = new Map<number, PendingCall>();
@@ -65,6 +69,9 @@ export class NodeRouter implements RemoteRouter {
   /** Per local process: its links and monitors towards other nodes. */
   private readonly tracked = new Map<number, Tracked>();
   private readonly services = new Map<string, RpcHandler>();
+  /** `sendSoon` envelopes waiting, per node. */
+  private readonly soon = new Map<string, Envelope[]>();
+  private soonTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private offMembership: (() => void) | undefined;
 
@@ -85,6 +92,9 @@ export class NodeRouter implements RemoteRouter {
 
   /** Stops listening; pending calls fail with `noconnection`. */
   stop(): void {
+    clearTimeout(this.soonTimer);
+    this.soonTimer = undefined;
+    for (const node of [...this.soon.keys()]) this.flushSoon(node);
     this.unsubscribe?.();
     this.offMembership?.();
     for (const [cid, c] of this.calls) this.settle(cid, c, false, 'noconnection');
@@ -110,6 +120,28 @@ export class NodeRouter implements RemoteRouter {
 
   send(to: Ref, kind: 'cast' | 'info', message: unknown): void {
     this.publish(to.node, { k: Kind.Send, to: to.id, cast: kind === 'cast', m: message });
+  }
+
+  /**
+   * `send`, but it may wait up to SOON_MS to share one NATS message with other
+   * such sends to the same node. Order is kept: any other message to that node
+   * goes after what waits for it (publish flushes it first).
+   */
+  sendSoon(to: Ref, kind: 'cast' | 'info', message: unknown): void {
+    let q = this.soon.get(to.node);
+    if (q === undefined) this.soon.set(to.node, (q = []));
+    q.push({ k: Kind.Send, to: to.id, cast: kind === 'cast', m: message });
+    this.soonTimer ??= setTimeout(() => {
+      this.soonTimer = undefined;
+      for (const node of [...this.soon.keys()]) this.flushSoon(node);
+    }, SOON_MS);
+  }
+
+  private flushSoon(node: string): void {
+    const q = this.soon.get(node);
+    if (q === undefined) return;
+    this.soon.delete(node);
+    this.transport.publish(this.subj.node(node), encode(q.length === 1 ? q[0]! : { k: Kind.Batch, es: q }));
   }
 
   call(to: Ref, request: unknown, timeoutMs: number): Promise<unknown> {
@@ -166,6 +198,7 @@ export class NodeRouter implements RemoteRouter {
   // ---- internals -------------------------------------------------------------
 
   private publish(node: string, e: Envelope): void {
+    if (this.soon.size > 0) this.flushSoon(node);
     this.transport.publish(this.subj.node(node), encode(e));
   }
 
@@ -214,6 +247,9 @@ export class NodeRouter implements RemoteRouter {
 
   private onMessage(e: Envelope): void {
     switch (e.k) {
+      case Kind.Batch:
+        for (const one of e.es) this.onMessage(one);
+        return;
       case Kind.Send: {
         const to: Ref = { node: this.node, id: e.to };
         if (e.cast) localCast(to, e.m as never);

@@ -96,6 +96,20 @@ export function cast<P extends Protocol>(ref: Ref<P>, message: P['cast']): void 
   else cell?.deliver(K_CAST, message);
 }
 
+/**
+ * `cast` for a message that may wait a moment (a few ms) to share one network
+ * message with others to the same remote node: for answers nobody waits on
+ * closely. Order is that of `cast`: nothing sent later from this node to that
+ * node overtakes it. Local: the same as `cast`.
+ */
+export function castSoon<P extends Protocol>(ref: Ref<P>, message: P['cast']): void {
+  const cell = lookupCell(ref);
+  const remote = remoteFor(ref, cell !== undefined);
+  if (remote === undefined) cell?.deliver(K_CAST, message);
+  else if (remote.sendSoon !== undefined) remote.sendSoon(ref, 'cast', message);
+  else remote.send(ref, 'cast', message);
+}
+
 /** Sends a plain message to `handleInfo` (Erlang's `!`). */
 export function send<P extends Protocol>(ref: Ref<P>, message: P['info']): void {
   const cell = lookupCell(ref);

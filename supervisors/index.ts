@@ -9,7 +9,7 @@ export { ActorError, CallError, ACTOR_ERROR_CODES, type ActorErrorCode } from '.
 export { ActorSystem, startSystem, systemOf, DEFAULT_SYSTEM_OPTIONS, type SystemOptions } from './system.ts';
 export { setRemoteRouter, deliverDown, deliverExit, onLocalExit, type RemoteRouter } from './system.ts';
 export type { StartResult } from './runtime-messages.ts';
-export { startLink, start, call, cast, send, reply, stop, isAlive, okRef, DEFAULT_CALL_TIMEOUT_MS, type SpawnParent, type StartOptions } from './gen-server.ts';
+export { startLink, start, call, cast, castSoon, send, reply, stop, isAlive, okRef, DEFAULT_CALL_TIMEOUT_MS, type SpawnParent, type StartOptions } from './gen-server.ts';
 export { exit, kill, awaitExit } from './signals.ts';
 export { LocalRegistry, type Registry } from './registry.ts';
 export { ReportStream, logReports, type Report, type ReportKind, type ReportListener, type ReportLogger } from './reports.ts';

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { awaitExit, call, exit, okRef, start, startLink, type DownMessage, type ExitMessage, type MonitorRef, type Ref } from '../../supervisors/index.ts';
+import { Kind, decode, type Envelope } from '../../cluster/envelope.ts';
 import { ECHO, eventually, startTestCluster, until } from './support.ts';
 
 test('remote refs - call, cast and send from a process on one node reach a process on another', async () => {
@@ -131,6 +132,41 @@ test('remote refs - a remote linked process exit kills an untrapped local one, a
     // pa died of pb's exit; its own exit then reached trapB as an EXIT message.
     const seen = await eventually(() => call(trapB, 'seen') as Promise<ExitMessage[]>, (s) => s.length === 1, 'EXIT at trapB');
     assert.deepEqual([seen[0]!.type, seen[0]!.from, seen[0]!.reason], ['EXIT', pa, { exit: 'crashed' }]);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('remote refs - castSoon: casts to one node wait to travel as one message, and nothing sent later overtakes them', async () => {
+  const c = await startTestCluster(2);
+  const [a, b] = c.nodes as [typeof c.nodes[0], typeof c.nodes[0]];
+  try {
+    const pa = okRef(await start(a.system, ECHO, undefined));
+    const pb = okRef(await start(b.system, ECHO, undefined));
+    // What node a publishes to node b.
+    const ep = c.endpoints.get(a.name)!;
+    const published: Envelope[] = [];
+    let firstPublish!: () => void;
+    const published1 = new Promise<void>((resolve) => { firstPublish = resolve; });
+    const publish = ep.publish.bind(ep);
+    ep.publish = (subject, data) => {
+      if (subject.endsWith(`.node.${b.name}`)) {
+        published.push(decode(data));
+        firstPublish();
+      }
+      publish(subject, data);
+    };
+    const soon = (m: string) => ({ soon: true, m });
+    assert.equal(await call(pa, { castAll: pb, msgs: [0, 1, 2, 3, 4].map((i) => soon(`soon${i}`)) }), 'sent');
+    // The call's reply came back from a local process: nothing went to b yet.
+    assert.equal(published.length, 0, 'nothing published yet');
+    await published1;
+    assert.equal(published.length, 1, 'one message for the five');
+    assert.equal(published[0]!.k, Kind.Batch);
+    // A later cast flushes what waits before it: order is kept.
+    await call(pa, { castAll: pb, msgs: [soon('soon5'), { soon: false, m: 'now' }, soon('soon6')] });
+    const seen = await eventually(() => call(pb, 'seen') as Promise<unknown[]>, (s) => s.length >= 8, 'eight casts seen');
+    assert.deepEqual(seen, ['soon0', 'soon1', 'soon2', 'soon3', 'soon4', 'soon5', 'now', 'soon6'].map((m) => ({ cast: m })));
   } finally {
     await c.stop();
   }

@@ -5,7 +5,7 @@
  * on membership and placement events, and on calls.
  */
 import { InProcessBus, MemoryStore, startClusterNode, type ClusterNode, type InProcessEndpoint, type MemoryStoreClient } from '../../cluster/index.ts';
-import { call, send, type Behaviour, type Ref } from '../../supervisors/index.ts';
+import { call, cast, castSoon, send, type Behaviour, type Ref } from '../../supervisors/index.ts';
 
 /** Fast timing for tests: fence/down bounds keep the order the guarantees need. */
 export const TEST_MEMBERSHIP = { heartbeatMs: 50, downAfterMs: 600, fenceAfterMs: 300 } as const;
@@ -52,7 +52,7 @@ export async function startTestCluster(n: number): Promise<TestCluster> {
   };
 }
 
-export type EchoCall = { readonly echo: unknown } | 'seen' | { readonly sleepForever: true } | { readonly callTo: Ref; readonly req: EchoCall; readonly timeoutMs?: number } | { readonly sendAll: Ref; readonly count: number } | { readonly monitor: Ref } | { readonly link: Ref } | { readonly exitTo: Ref; readonly reason: unknown };
+export type EchoCall = { readonly echo: unknown } | 'seen' | { readonly sleepForever: true } | { readonly callTo: Ref; readonly req: EchoCall; readonly timeoutMs?: number } | { readonly sendAll: Ref; readonly count: number } | { readonly castAll: Ref; readonly msgs: readonly { readonly soon: boolean; readonly m: unknown }[] } | { readonly monitor: Ref } | { readonly link: Ref } | { readonly exitTo: Ref; readonly reason: unknown };
 
 /** A process that echoes calls, records handleInfo/handleCast, and acts on request from inside its callbacks. */
 export const ECHO: Behaviour<{ seen: unknown[] }, { trap?: boolean } | undefined, { call: EchoCall; reply: unknown; cast: unknown; info: unknown }> = {
@@ -73,6 +73,10 @@ export const ECHO: Behaviour<{ seen: unknown[] }, { trap?: boolean } | undefined
       } catch (e) {
         return { reply: { code: (e as { code: string }).code, reason: (e as { callReason?: unknown }).callReason }, state };
       }
+    }
+    if ('castAll' in req) {
+      for (const { soon, m } of req.msgs) (soon ? castSoon : cast)(req.castAll, m);
+      return { reply: 'sent', state };
     }
     if ('sendAll' in req) {
       for (let i = 0; i < req.count; i++) send(req.sendAll, i);
