@@ -54,7 +54,7 @@ const refKey = (r: Ref): string => `${r.node}/${r.id}`;
 /** Routes one node's remote operations. */
 
 /** Longest wait of a `sendSoon` message for others to the same node. */
-export const SOON_MS = 2;
+export const SOON_MS = 1;
 
 export class NodeRouter implements RemoteRouter {
   private readonly subj: ReturnType<typeof subjects>;
