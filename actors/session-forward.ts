@@ -56,7 +56,7 @@
  * forwarded messages are stored as every receipt is.
  */
 import { randomBytes } from 'node:crypto';
-import { cast, castSoon } from '../supervisors/index.ts';
+import { castSoon } from '../supervisors/index.ts';
 import type { DeviceAddress, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import { sessionName } from './chat-services.ts';
 import type { ForwardOutcome, ForwardState, HeldForward, PendingSend, SendLink, SessionRef, SessionState } from './session-state.ts';

@@ -103,7 +103,9 @@ export function summarise(results: readonly Measured[]): Summary[] {
 
 export function ratios(summaries: readonly Summary[], rates: readonly number[]): Ratios {
   const find = (setup: SetupName, offeredRate: number | undefined) => summaries.find((s) => s.setup === setup && s.offeredRate === offeredRate)!;
-  const peak = (find('cross-node', undefined)?.msgsPerS ?? NaN) / (find('single-node', undefined)?.msgsPerS ?? NaN);
+  // NaN without a peak block (--no-peak).
+  const peakOf = (setup: SetupName) => summaries.find((s) => s.setup === setup && s.offeredRate === undefined)?.msgsPerS ?? NaN;
+  const peak = peakOf('cross-node') / peakOf('single-node');
   const atRate = rates.map((rate) => {
     const single = find('single-node', rate);
     const cross = find('cross-node', rate);
@@ -149,7 +151,8 @@ export function printReport(results: readonly Measured[], summaries: readonly Su
     }
   }
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
-  console.log(`\ncross / single peak throughput = ${r.peakThroughputCrossVsSingle} (target ≥ ${TARGETS.throughputRatio}: ${met(r.throughputTargetMet)})`);
+  if (Number.isNaN(r.peakThroughputCrossVsSingle)) console.log('\ncross / single peak throughput: not measured (--no-peak)');
+  else console.log(`\ncross / single peak throughput = ${r.peakThroughputCrossVsSingle} (target ≥ ${TARGETS.throughputRatio}: ${met(r.throughputTargetMet)})`);
   for (const a of r.atRate) {
     const verdict = a.rate === r.p50TargetRate ? ` (target ≤ ${TARGETS.p50AddedMs} ms at ${a.rate}/s: ${met(r.p50TargetMet)}${a.bothSustained ? '' : ', a setup did not sustain the rate: its latency is queueing'})` : a.bothSustained ? '' : ' (a setup did not sustain the rate)';
     console.log(`at ${a.rate}/s: p50 cross − single = ${a.p50AddedMs} ms${verdict}; p99 cross − single = ${a.p99AddedMs} ms`);

@@ -21,7 +21,9 @@
  * the load client are sampled over each measured interval only.
  *
  * Run: node --import tsx bench/cluster-chat/run.ts [--duration 10] [--pairs 50] [--rate 5000[,500…]]
- *        [--rounds 1] [--window 32] [--payload 100] [--warmup 2] [--cpu-prof <dir>] [--count-cql]
+ *        [--rounds 1] [--window 32] [--payload 100] [--warmup 2] [--cpu-prof <dir>] [--count-cql] [--no-peak]
+ * `--no-peak` measures the rates only (no peak block: at peak a window of 32 per pair
+ * queues ~1,600 messages, which the next block inherits while the nodes catch up).
  * `--rate` takes one rate or several (comma separated), each measured on both
  * setups. `--cpu-prof <dir>` CPU-profiles every node (cpu-profile.mjs;
  * `<dir>/<setup>/<node>-<pid>.cpuprofile`, written when the nodes stop at the end).
@@ -220,7 +222,7 @@ async function main(): Promise<void> {
   const cross = await startSetup('cross-node', 2);
   console.error(`  clusters up: single ${single.cluster.clusterName} (${single.cluster.backends.schema}), cross ${cross.cluster.clusterName} (${cross.cluster.backends.schema})`);
   const results: Measured[] = [];
-  const blocks: Array<number | undefined> = process.argv.includes("--no-peak") ? [...rates] : [undefined, ...rates];
+  const blocks: Array<number | undefined> = process.argv.includes('--no-peak') ? [...rates] : [undefined, ...rates];
   for (let round = 1; round <= rounds; round++) {
     for (let b = 0; b < blocks.length; b++) {
       // A B, B A, …: drift of the shared machine falls on both setups.
