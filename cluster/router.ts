@@ -71,6 +71,8 @@ export class NodeRouter implements RemoteRouter {
   private readonly services = new Map<string, RpcHandler>();
   /** `sendSoon` envelopes waiting, per node. */
   private readonly soon = new Map<string, Envelope[]>();
+  /** Nodes a `sendSoon` went to within the current window (the next ones wait for its end). */
+  private readonly soonOpen = new Set<string>();
   private soonTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private offMembership: (() => void) | undefined;
@@ -95,6 +97,7 @@ export class NodeRouter implements RemoteRouter {
     clearTimeout(this.soonTimer);
     this.soonTimer = undefined;
     for (const node of [...this.soon.keys()]) this.flushSoon(node);
+    this.soonOpen.clear();
     this.unsubscribe?.();
     this.offMembership?.();
     for (const [cid, c] of this.calls) this.settle(cid, c, false, 'noconnection');
@@ -124,17 +127,31 @@ export class NodeRouter implements RemoteRouter {
 
   /**
    * `send`, but it may wait up to SOON_MS to share one NATS message with other
-   * such sends to the same node. Order is kept: any other message to that node
-   * goes after what waits for it (publish flushes it first).
+   * such sends to the same node. The first one after a quiet SOON_MS goes at
+   * once (no delay when traffic is sparse); those in the next SOON_MS wait and
+   * go together. Order is kept: any other message to that node goes after what
+   * waits for it (publish flushes it first).
    */
   sendSoon(to: Ref, kind: 'cast' | 'info', message: unknown): void {
-    let q = this.soon.get(to.node);
-    if (q === undefined) this.soon.set(to.node, (q = []));
-    q.push({ k: Kind.Send, to: to.id, cast: kind === 'cast', m: message });
-    this.soonTimer ??= setTimeout(() => {
-      this.soonTimer = undefined;
-      for (const node of [...this.soon.keys()]) this.flushSoon(node);
-    }, SOON_MS);
+    const e: Envelope = { k: Kind.Send, to: to.id, cast: kind === 'cast', m: message };
+    const q = this.soon.get(to.node);
+    if (q !== undefined) q.push(e);
+    else if (this.soonOpen.has(to.node)) this.soon.set(to.node, [e]);
+    else {
+      this.publish(to.node, e);
+      this.soonOpen.add(to.node);
+    }
+    this.soonTimer ??= setTimeout(() => this.soonTick(), SOON_MS);
+  }
+
+  /** End of a window: what waited goes; a node that had nothing to send closes its window. */
+  private soonTick(): void {
+    this.soonTimer = undefined;
+    for (const node of [...this.soonOpen]) {
+      if (this.soon.has(node)) this.flushSoon(node);
+      else this.soonOpen.delete(node);
+    }
+    if (this.soonOpen.size > 0) this.soonTimer = setTimeout(() => this.soonTick(), SOON_MS);
   }
 
   private flushSoon(node: string): void {
