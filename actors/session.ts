@@ -10,6 +10,7 @@
  * | cast frame(ack)              | release acked deliveries → inbox ack (range) → delivered receipts |
  * | cast frame(receipt)          | read receipt → stored for every device of the sender → `ok`    |
  * | cast notify(entry)           | a new entry for this device: push it now, hold it or read it later |
+ * | cast forward / forwarded     | (cluster) a send handed over before it is stored, and its answer: session-forward.ts |
  * | info read/append-failed/…    | completions of store calls, back in the mailbox                |
  * | DOWN of its connection       | stop `normal`, writing last seen                                |
  * | EXIT {shutdown: {nameLost}}  | (cluster) the device logged in on another node: close 4409, stop |

@@ -11,7 +11,7 @@ import cassandra from 'cassandra-driver';
 import { once } from 'node:events';
 import { ReceiptStatus } from '../../protocol/index.ts';
 import { cassandraSettings } from '../../scripts/cassandra.ts';
-import { startChatCluster, type ChatClusterHandle } from '../support/chat-cluster.ts';
+import { startChatCluster, type ChatClusterHandle, type ClusterMember } from '../support/chat-cluster.ts';
 import { loginClient, registerClient } from '../support/test-node.ts';
 import type { DeviceCredentials, IncomingMessage } from '../../client/index.ts';
 
@@ -89,17 +89,27 @@ test('cluster forward - sends acked by a device on another node are never stored
   }
 });
 
+/**
+ * alice on n1, bob on n2 (no reconnect), and a first message alice → bob
+ * received and acked (a session's first send to a device is stored: the next
+ * one is forwarded).
+ */
+async function aliceOnN1BobOnN2(cluster: ChatClusterHandle) {
+  const [n1, n2] = cluster.members as [ClusterMember, ClusterMember];
+  const alice = await registerClient(n1.url);
+  const bob = await registerClient(n2.url, { reconnect: false });
+  const inbox = bob.client.messages()[Symbol.asyncIterator]();
+  const m0 = await alice.client.send(bob.credentials.userId, text('stored first'));
+  const got0 = (await inbox.next()).value!;
+  assert.equal(got0.messageId, m0.messageId);
+  got0.ack();
+  return { n1, n2, alice, bob, inbox, m0 };
+}
+
 test('cluster forward - a forward the device does not ack in time is stored, and comes again from the store after a reconnect', { timeout: 120_000 }, async () => {
   const cluster = await startChatCluster(2, { env: { PARLEY_CLUSTER_FORWARD_MS: '300' } });
   try {
-    const [n1, n2] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0]];
-    const alice = await registerClient(n1.url);
-    const bob = await registerClient(n2.url, { reconnect: false });
-    const inbox = bob.client.messages()[Symbol.asyncIterator]();
-    const m0 = await alice.client.send(bob.credentials.userId, text('stored first'));
-    const got0 = (await inbox.next()).value!;
-    assert.equal(got0.messageId, m0.messageId);
-    got0.ack();
+    const { n2, alice, bob, inbox, m0 } = await aliceOnN1BobOnN2(cluster);
     // Forwarded to bob, who never acks it: after the wait it is stored and alice gets `sent`.
     const sent = alice.client.send(bob.credentials.userId, text('not acked'));
     const got1 = (await inbox.next()).value!;
@@ -122,14 +132,7 @@ test('cluster forward - a takeover before the ack: the forward is stored at once
   // With a 60 s wait, `sent` arriving within the test's timeout shows the old session refused the forward when it stopped.
   const cluster = await startChatCluster(2, { env: { PARLEY_CLUSTER_FORWARD_MS: '60000' } });
   try {
-    const [n1, n2] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0]];
-    const alice = await registerClient(n1.url);
-    const bob = await registerClient(n2.url, { reconnect: false });
-    const inbox = bob.client.messages()[Symbol.asyncIterator]();
-    const m0 = await alice.client.send(bob.credentials.userId, text('stored first'));
-    const got0 = (await inbox.next()).value!;
-    assert.equal(got0.messageId, m0.messageId);
-    got0.ack();
+    const { n1, alice, bob, inbox, m0 } = await aliceOnN1BobOnN2(cluster);
     const sent = alice.client.send(bob.credentials.userId, text('forwarded, then taken over'));
     const got1 = (await inbox.next()).value!;
     // bob's device logs in on n1: its session on n2 stops before the ack.
