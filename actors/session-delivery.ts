@@ -207,12 +207,13 @@ export function onSettled(state: SessionState, ctx: ActorContext<SessionProtocol
 /** (Cluster) a send handed over before it is stored: pushed now or refused (session-forward.ts). */
 export function onForward(state: SessionState, ctx: ActorContext<SessionProtocol>, entry: InboxEntry, prev: string, prevAlt: string | undefined, replyTo: SessionRef, deadline: number): void {
   if (admitForward(state, entry, prev, prevAlt, replyTo, deadline) !== 'push') return;
-  pushForward(state, entry);
+  pushToDevice(state, entry);
   touch(state.mw!, state.services.now());
   scheduleVerify(state, ctx);
 }
 
-function pushForward(state: SessionState, entry: InboxEntry): void {
+/** Into the delivery window and out to the device. */
+function pushToDevice(state: SessionState, entry: InboxEntry): void {
   const seq = state.window.push(entry.id, entry);
   outbound(state.conn, toFrame(seq, entry));
 }
@@ -220,7 +221,7 @@ function pushForward(state: SessionState, entry: InboxEntry): void {
 /** Held forwards whose predecessor is now pushed go out (after reads, pushes and acks). */
 function pushHeld(state: SessionState): void {
   if (state.fwd.held.length === 0) return;
-  for (const entry of retryHeld(state)) pushForward(state, entry);
+  for (const entry of retryHeld(state)) pushToDevice(state, entry);
 }
 
 function push(state: SessionState, entry: InboxEntry): void {
@@ -228,8 +229,7 @@ function push(state: SessionState, entry: InboxEntry): void {
   state.mw?.recent.set(entry.id, false);
   // The stored copy of a forward the device has and has not acked yet: acked with it (session-forward.ts).
   if (state.mw !== undefined && linkStoredCopy(state, entry)) return;
-  const seq = state.window.push(entry.id, entry);
-  outbound(state.conn, toFrame(seq, entry));
+  pushToDevice(state, entry);
 }
 
 /** Verification results: late entries pushed or queued, the stored cursor advanced. */

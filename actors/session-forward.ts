@@ -52,15 +52,14 @@
  * What it gives up, as the embedded store's deferred appends do: a crash of
  * the sending node between the device's ack and `sent` means no `sent`; the
  * client retransmits, the store has no record of it, it is stored and
- * delivered again, and the SDK drops the repeat. The "delivered" receipts of
- * forwarded messages are stored as every receipt is.
+ * delivered again, and the SDK drops the repeat.
  */
 import { randomBytes } from 'node:crypto';
 import { castSoon } from '../supervisors/index.ts';
 import type { DeviceAddress, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import { sessionName } from './chat-services.ts';
 import type { ForwardOutcome, ForwardState, HeldForward, PendingSend, SendLink, SessionRef, SessionState } from './session-state.ts';
-import { inOrder } from './session-state.ts';
+import { entryOf, inOrder } from './session-state.ts';
 
 /** Tokens of this process: a random prefix and a counter (unique across processes and restarts); never an inbox id (those are hex). */
 const TOKEN_PREFIX = `f.${randomBytes(9).toString('base64url')}.`;
@@ -80,14 +79,21 @@ export function deviceKey(d: DeviceAddress): string {
   return `${d.userId}:${d.deviceId}`;
 }
 
-/** Sending devices remembered per session (a forgotten one's next forward is refused and stored instead). */
-const LAST_FROM_MAX = 1024;
+/**
+ * Devices remembered per session in `lastSentTo`, `lastReceiptTo` and
+ * `lastFrom` (the oldest is forgotten: its next send has no `prev`, so it is
+ * stored, or its next forward is refused and stored).
+ */
+const DEVICES_REMEMBERED = 1024;
+
+/** `map.set(key, value)`, forgetting the oldest key first when a new one would pass DEVICES_REMEMBERED. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= DEVICES_REMEMBERED && !map.has(key)) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
 
 // ---------------------------------------------------------------------------
 // sender side
-
-/** Sending devices remembered per session (a forgotten one's next send has no `prev`: stored, and announced for a read). */
-const LAST_SENT_MAX = 1024;
 
 /**
  * The links of a message's (or receipt's) copies, in send order after the
@@ -98,10 +104,8 @@ export function linkSend(state: SessionState, batch: InboxBatch): SendLink[] {
   const last = batch.kind === 'receipt' ? state.lastReceiptTo : state.lastSentTo;
   return batch.copies.map((c) => {
     const key = deviceKey(c.recipient);
-    const pred = last.get(key);
-    if (pred === undefined && last.size >= LAST_SENT_MAX) last.delete(last.keys().next().value!);
-    const link: SendLink = { pred, token: undefined, id: undefined };
-    last.set(key, link);
+    const link: SendLink = { pred: last.get(key), token: undefined, id: undefined };
+    remember(last, key, link);
     return link;
   });
 }
@@ -116,11 +120,33 @@ export function prevOf(link: SendLink): { prev: string; prevAlt: string | undefi
 }
 
 /**
+ * A message or receipt of a clustered session: forwarded when every copy's
+ * device has a session in the cluster and `forwardMs` > 0 (never a
+ * retransmission, which may be a duplicate), else stored by `store`; either
+ * way after this session's earlier sends to the same devices. `onAcked` runs
+ * when every copy is acked; `store` writes what must be stored, with its
+ * copies' links.
+ */
+export function forwardOrStore(
+  state: SessionState, self: SessionRef, batch: InboxBatch, resend: boolean,
+  onAcked: () => void, store: (batch: InboxBatch, links: readonly SendLink[]) => void | Promise<void>,
+): void {
+  const links = linkSend(state, batch);
+  const forwardMs = state.services.settings.forwardMs;
+  const targets = forwardMs > 0 && !resend ? forwardTargets(state, batch, links) : undefined;
+  if (targets !== undefined) forwardSend(state, self, batch, links, targets, forwardMs, onAcked, store);
+  // Stored in send order, after the fallback writes of forwards still out (at once when none is). Always
+  // through the queue: this step may run after an earlier send's fallback was decided but before it is
+  // written, and only the queue's order is send order.
+  else appendBehindForwards(state, () => store(batch, links));
+}
+
+/**
  * Where each copy would be forwarded, or undefined when the message must be
  * stored: after a forward that was not acked (`storeMode`), or when a device
  * has no session, or its predecessor is neither forwarded nor stored yet.
  */
-export function forwardTargets(state: SessionState, batch: InboxBatch, links: readonly SendLink[]): SessionRef[] | undefined {
+function forwardTargets(state: SessionState, batch: InboxBatch, links: readonly SendLink[]): SessionRef[] | undefined {
   if (state.fwd.storeMode) return undefined;
   const registry = state.services.system.registry;
   const targets: SessionRef[] = [];
@@ -140,7 +166,7 @@ export function forwardTargets(state: SessionState, batch: InboxBatch, links: re
  * `fallback` runs with the copies not acked and their links, in send order
  * after every earlier send's fallback (see the header), on the write chain.
  */
-export function forwardSend(
+function forwardSend(
   state: SessionState, self: SessionRef, batch: InboxBatch, links: readonly SendLink[], targets: readonly SessionRef[], timeoutMs: number,
   onAcked: () => void, fallback: (rest: InboxBatch, links: readonly SendLink[]) => void | Promise<void>,
 ): void {
@@ -174,10 +200,7 @@ export function forwardSend(
     link.token = token;
     state.fwd.out.set(token, { pending, copy: i });
     expireAt(deadline, state, token);
-    const entry: InboxEntry = {
-      id: token, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
-      serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
-    };
+    const entry = entryOf(batch, i, token);
     castSoon(targets[i]!, prevAlt === undefined ? { t: 'forward', entry, prev, replyTo: self, deadline } : { t: 'forward', entry, prev, prevAlt, replyTo: self, deadline });
   }
 }
@@ -230,7 +253,7 @@ function sweep(): void {
 }
 
 /** A send stored directly while forwards are out: `write` runs after their fallbacks, in send order. */
-export function appendBehindForwards(state: SessionState, write: () => void | Promise<void>): void {
+function appendBehindForwards(state: SessionState, write: () => void | Promise<void>): void {
   state.fwd.queue.push({ outcomes: [], remaining: 0, resolve: () => {}, settle: () => write() });
   drain(state);
 }
@@ -348,9 +371,7 @@ export function retryHeld(state: SessionState): InboxEntry[] {
 function admitted(state: SessionState, h: HeldForward): void {
   const { entry } = h;
   const { lastFrom } = state.fwd;
-  const key = fromKey(entry.sender, entry.kind);
-  if (lastFrom.size >= LAST_FROM_MAX && !lastFrom.has(key)) lastFrom.delete(lastFrom.keys().next().value!);
-  lastFrom.set(key, entry.id);
+  remember(lastFrom, fromKey(entry.sender, entry.kind), entry.id);
   state.fwd.awaiting.set(entry.id, h.replyTo);
   if (entry.kind === 'message') state.fwd.byMessage.set(messageKey(entry), entry.id);
 }

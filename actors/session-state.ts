@@ -5,7 +5,7 @@
  */
 import type { AckFrame, ReceiptFrame, SendFrame, ServerFrame } from '../protocol/index.ts';
 import type { MonitorRef, Protocol, Ref } from '../supervisors/index.ts';
-import type { DeviceAddress, InboxEntry, InboxEntryId } from '../store/types.ts';
+import type { DeviceAddress, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
 import type { MultiWriterState } from './session-multiwriter.ts';
 import type { EarlyNotice, EarlyState } from './session-early.ts';
 import { DeliveryWindow } from './delivery-window.ts';
@@ -173,4 +173,12 @@ export function inOrder(state: SessionState, step: () => void | Promise<void>): 
   }
   state.chainPending++;
   state.sendChain = state.sendChain.then(step).then(() => { state.chainPending--; });
+}
+
+/** The entry copy `i` of `batch` is (or will be) under `id` (an inbox id, or a forward token). */
+export function entryOf(batch: InboxBatch, i: number, id: InboxEntryId): InboxEntry {
+  return {
+    id, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
+    serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
+  };
 }

@@ -6,12 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { FrameKind, ReceiptStatus, errorFrame } from '../protocol/index.ts';
 import { cast, send, type ActorContext } from '../supervisors/index.ts';
 import { isParleyError } from '../protocol/errors.ts';
-import type { AppendResult, EarlyIds, InboxBatch, InboxEntry, InboxEntryId } from '../store/types.ts';
+import type { AppendResult, EarlyIds, InboxBatch, InboxEntryId } from '../store/types.ts';
 import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName } from './chat-services.ts';
 import type { DirectoryDevice } from './device-directory.ts';
-import { inOrder, type SendLink, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
-import { appendBehindForwards, forwardSend, forwardTargets, linkSend, prevOf } from './session-forward.ts';
+import { entryOf, inOrder, type SendLink, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
+import { forwardOrStore, linkSend, prevOf } from './session-forward.ts';
 import type { AppendFate, EarlyNotice } from './session-early.ts';
 
 // ---------------------------------------------------------------------------
@@ -115,12 +115,7 @@ function enqueueReceipt(
     // Several writers: handed over to the devices' sessions when they are all online in the cluster, as
     // a message is (session-forward.ts), else stored; either way in this session's send order, without
     // holding its later writes.
-    const links = linkSend(state, batch);
-    const forwardMs = services.settings.forwardMs;
-    const targets = forwardMs > 0 && !resend ? forwardTargets(state, batch, links) : undefined;
-    const append = (b: InboxBatch, ls: readonly SendLink[]): Promise<void> => appendThen(state, b, { push: false }, true, stored, onError, ls);
-    if (targets !== undefined) forwardSend(state, self, batch, links, targets, forwardMs, stored, append);
-    else appendBehindForwards(state, () => append(batch, links));
+    forwardOrStore(state, self, batch, resend, stored, (b, links) => appendThen(state, b, { push: false }, true, stored, onError, links));
     return undefined;
   }
   // Early, a receipt may go at once unless it could overtake the `sent` of one of its messages (session-early.ts).
@@ -195,14 +190,6 @@ export function appendThen<T>(
       return onError(error);
     },
   );
-}
-
-/** The entry copy `i` of `batch` is (or will be) under `id`. */
-function entryOf(batch: InboxBatch, i: number, id: InboxEntryId): InboxEntry {
-  return {
-    id, sender: batch.sender, clientMessageId: batch.clientMessageId, kind: batch.kind,
-    serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
-  };
 }
 
 /**

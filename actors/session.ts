@@ -46,7 +46,7 @@ import { outbound, closeConnection } from './connection-protocol.ts';
 import { inOrder, type SendLink, type SessionInfo, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
 import { appendAndNotify, appendThen, storeReceipt } from './session-store.ts';
 import { flushDelivered, onAck, onForward, onNotify, onRead, onSettled, onVerified, pump, restartDelivery } from './session-delivery.ts';
-import { appendBehindForwards, forwardSend, forwardsSettled, forwardTargets, linkSend, newForwardState, onForwarded, refuseAwaiting } from './session-forward.ts';
+import { forwardOrStore, forwardsSettled, newForwardState, onForwarded, refuseAwaiting } from './session-forward.ts';
 import { newMultiWriterState, scheduleVerify, startVerify, touch } from './session-multiwriter.ts';
 import { newEarlyState, sendSettled, sendStarted } from './session-early.ts';
 
@@ -299,20 +299,9 @@ function planAndAppend(state: SessionState, self: SessionRef, frame: SendFrame, 
     return appendAndNotify(state, supplement, { push: false }, announceDuplicate).then(() => onSent(result), onFailed);
   }, onFailed, links);
   if (state.mw !== undefined) {
-    // Several writers: each copy is linked after this session's last message to its device (send order,
-    // session-forward.ts); a first transmission to devices online in the cluster is handed over before it
-    // is stored, and stored only if not acked in time.
-    const links = linkSend(state, batch);
-    const forwarding = services.settings.forwardMs > 0;
-    const targets = forwarding && frame.resend !== true ? forwardTargets(state, batch, links) : undefined;
-    if (targets !== undefined) {
-      forwardSend(state, self, batch, links, targets, services.settings.forwardMs, () => onSent({ serverTimestamp }), append);
-      return;
-    }
-    // Stored in send order, after the fallback writes of forwards still out (at once when none is). Always
-    // through the queue: this step may run after an earlier send's fallback was decided but before it is
-    // written, and only the queue's order is send order.
-    appendBehindForwards(state, () => append(batch, links));
+    // Several writers: a first transmission to devices online in the cluster is handed over before it is
+    // stored, and stored only if not acked in time; either way in send order (session-forward.ts).
+    forwardOrStore(state, self, batch, frame.resend === true, () => onSent({ serverTimestamp }), append);
     return;
   }
   const appended = append(batch);
