@@ -51,11 +51,13 @@ interface Tracked {
 
 const refKey = (r: Ref): string => `${r.node}/${r.id}`;
 
-/** Routes one node's remote operations. */
-
 /** Longest wait of a `sendSoon` message for others to the same node. */
 export const SOON_MS = 1;
 
+/** A send's envelope. */
+const sendEnvelope = (to: Ref, kind: 'cast' | 'info', m: unknown): Envelope => ({ k: Kind.Send, to: to.id, cast: kind === 'cast', m });
+
+/** Routes one node's remote operations. */
 export class NodeRouter implements RemoteRouter {
   private readonly subj: ReturnType<typeof subjects>;
   private readonly calls = new Map<number, PendingCall>();
@@ -122,7 +124,7 @@ export class NodeRouter implements RemoteRouter {
   // ---- RemoteRouter ----------------------------------------------------------
 
   send(to: Ref, kind: 'cast' | 'info', message: unknown): void {
-    this.publish(to.node, { k: Kind.Send, to: to.id, cast: kind === 'cast', m: message });
+    this.publish(to.node, sendEnvelope(to, kind, message));
   }
 
   /**
@@ -133,7 +135,7 @@ export class NodeRouter implements RemoteRouter {
    * waits for it (publish flushes it first).
    */
   sendSoon(to: Ref, kind: 'cast' | 'info', message: unknown): void {
-    const e: Envelope = { k: Kind.Send, to: to.id, cast: kind === 'cast', m: message };
+    const e = sendEnvelope(to, kind, message);
     const q = this.soon.get(to.node);
     if (q !== undefined) q.push(e);
     else if (this.soonOpen.has(to.node)) this.soon.set(to.node, [e]);
