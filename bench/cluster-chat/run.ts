@@ -17,8 +17,9 @@
  * medians over `--rounds`. Each cluster has its own fresh PostgreSQL schema,
  * Cassandra keyspace and unique cluster name (test/support's startChatCluster,
  * as the e2e tests start theirs), all removed at the end with the JetStream KV
- * bucket of each cluster. CPU and RSS of every node, Cassandra, nats-server and
- * the load client are sampled over each measured interval only.
+ * bucket of each cluster. The nodes run the compiled build (`npm run build`,
+ * done first), as `npm start` does. CPU and RSS of every node, Cassandra,
+ * nats-server and the load client are sampled over each measured interval only.
  *
  * Run: node --import tsx bench/cluster-chat/run.ts [--duration 10] [--pairs 50] [--rate 5000[,500…]]
  *        [--rounds 1] [--window 32] [--payload 100] [--warmup 2] [--cpu-prof <dir>] [--count-cql] [--no-peak]
@@ -37,6 +38,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDist } from '../lib/build.ts';
 import { startChatCluster, type ChatClusterHandle } from '../../test/support/chat-cluster.ts';
 import { parleyDriver } from '../messaging/parley-driver.ts';
 import { runPairLoad } from '../messaging/pair-load.ts';
@@ -133,7 +135,7 @@ async function startSetup(name: SetupName, nodes: 1 | 2): Promise<Setup> {
     env.PARLEY_BENCH_CQL_DIR = cqlDir;
   }
   if (preloads.length > 0) env.NODE_OPTIONS = [process.env.NODE_OPTIONS ?? '', ...preloads.map((p) => `--import ${p}`)].join(' ').trim();
-  const s = startChatCluster(nodes, { env });
+  const s = startChatCluster(nodes, { env, compiled: true });
   starting.push(s);
   const cluster = await s;
   up.push(cluster);
@@ -213,6 +215,8 @@ function nodeComplaints(setups: readonly Setup[]): Record<string, Record<string,
 // ---------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  // The nodes run compiled, as `npm start` does (bench/lib/build.ts).
+  buildDist();
   const startedAt = new Date();
   const t0 = performance.now();
   const loadavg = () => os.loadavg().map((x) => Number(x.toFixed(2)));

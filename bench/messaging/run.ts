@@ -13,13 +13,15 @@
  * the servers' output to stderr; `--gc-stats` runs the servers with
  * `--trace-gc-nvp` and reports their main thread's scavenges (count, pauses,
  * bytes promoted and surviving) and mark-compacts over each measured interval.
- * Prints one JSON line and a table. Servers run as separate processes; the
- * load client runs in this one; server CPU and RSS are read from /proc.
+ * Prints one JSON line and a table. Servers run as separate processes, from
+ * the compiled build (`npm run build`, done first); the load client runs in
+ * this one; server CPU and RSS are read from /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { buildDist, compiledArgs } from '../lib/build.ts';
 import { GcTrace, type GcSummary } from '../lib/gc-trace.ts';
 import { cpuCores, sampleProcess } from '../lib/process-usage.ts';
 import { relayDriver } from '../relay/relay-driver.ts';
@@ -55,9 +57,10 @@ interface Measured extends PairLoadResult {
   readonly gc?: GcSummary;
 }
 
+/** Starts the compiled form of the source module `args[0]` with the rest of `args`. */
 async function startServer(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string; gc: GcTrace }> {
   const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)];
-  const child = spawn(process.execPath, [...prof, ...nodeFlags, '--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...prof, ...nodeFlags, ...compiledArgs(args[0]!), ...args.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'] });
   // Output is kept (for an exit before start-up) and matched until the server is ready, then only relayed.
   let out = '';
   let started = false;
@@ -119,6 +122,8 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+// Both servers run compiled, as `npm start` does (bench/lib/build.ts).
+buildDist();
 const results: Measured[] = [];
 if (only !== 'parley') {
   const relay = await startServer(['bench/relay/bare-relay.ts'], /listening (\d+)/);

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { CheckpointReport, CheckpointThreadData } from './sqlite-checkpoint-thread.ts';
+import { threadEntry } from './thread-entry.ts';
 
 /** Pages of WAL after which a committing connection checkpoints itself: only if the thread falls far behind (or is gone). */
 export const BACKSTOP_AUTOCHECKPOINT_PAGES = 16384;
@@ -19,7 +20,7 @@ export class Checkpointer extends EventEmitter<{ checkpoint: [CheckpointReport] 
 
   constructor(data: CheckpointThreadData) {
     super();
-    this.worker = new Worker(new URL('./sqlite-checkpoint-thread.mjs', import.meta.url), { workerData: data, execArgv: [] });
+    this.worker = new Worker(threadEntry('sqlite-checkpoint-thread'), { workerData: data, execArgv: [] });
     this.worker.unref();
     this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.on('message', (report: CheckpointReport) => this.emit('checkpoint', report));

@@ -17,6 +17,7 @@ import { StoreError, type StoreErrorCode } from '../errors.ts';
 import { isParleyError } from '../../protocol/errors.ts';
 import type { InboxWrite } from './sqlite-inbox-writer.ts';
 import type { WireError, WireResult, WriterThreadData } from './sqlite-writer-thread.ts';
+import { threadEntry } from './thread-entry.ts';
 
 interface Queued {
   readonly write: InboxWrite;
@@ -40,9 +41,9 @@ export class WriterThreadQueue {
    * @param maxInFlight groups in the thread at once @default 2
    */
   constructor(data: WriterThreadData, private readonly maxGroup = 2000, private readonly maxInFlight = 2) {
-    // No inherited execArgv: the entry registers tsx itself, and a parent's
+    // No inherited execArgv: from source the entry registers tsx itself, and a parent's
     // preloads (--import of a bench or test harness) must not run in the writer.
-    this.worker = new Worker(new URL('./sqlite-writer-thread.mjs', import.meta.url), { workerData: data, execArgv: [] });
+    this.worker = new Worker(threadEntry('sqlite-writer-thread'), { workerData: data, execArgv: [] });
     this.worker.unref();
     this.worker.on('message', (results: WireResult[]) => this.onResults(results));
     this.worker.on('error', (err) => this.failAll(new StoreError('PARLEY_ERR_STORE_UNAVAILABLE', `inbox writer thread failed: ${err.message}`, { cause: err })));

@@ -47,6 +47,8 @@ export interface ChatClusterOptions {
   readonly natsUrl?: string;
   /** More environment for every node (e.g. PARLEY_COMMIT_HORIZON_MS). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Run the compiled build (dist/, built by the caller) instead of the sources through tsx. @default false */
+  readonly compiled?: boolean;
 }
 
 /** Starts `n` nodes `n1..nN` and waits until every node saw every other one. */
@@ -72,7 +74,7 @@ export async function startChatCluster(n: number, options: ChatClusterOptions = 
   const add = async (nodeId: string): Promise<ClusterMember> => {
     const dir = mkdtempSync(path.join(tmpdir(), `parley-cluster-${nodeId}-`));
     dirs.push(dir);
-    const proc = await spawnNodeProcess(dir, 0, { ...env, PARLEY_NODE_ID: nodeId }, ['--log-level', 'info']);
+    const proc = await spawnNodeProcess(dir, 0, { ...env, PARLEY_NODE_ID: nodeId }, ['--log-level', 'info'], options.compiled === true);
     const member: ClusterMember = {
       nodeId,
       url: proc.url,

@@ -73,8 +73,14 @@ export function embeddedNodeEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv 
   return { ...process.env, PARLEY_PG_URL: '', PARLEY_CASSANDRA_CONTACT_POINTS: '', PARLEY_REDIS_URL: '', PARLEY_NATS_URL: '', ...env };
 }
 
-export async function spawnNodeProcess(dataDir: string, gatewayPort = 0, env: NodeJS.ProcessEnv = {}, extraArgs: readonly string[] = []): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'start', '--http-port', '0', '--gateway-port', String(gatewayPort), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs], {
+/**
+ * Starts a node process: from source through tsx, or with `compiled` the
+ * build in dist/ that `npm start` runs (benches; the caller builds it first,
+ * bench/lib/build.ts).
+ */
+export async function spawnNodeProcess(dataDir: string, gatewayPort = 0, env: NodeJS.ProcessEnv = {}, extraArgs: readonly string[] = [], compiled = false): Promise<NodeProcess> {
+  const entry = compiled ? ['dist/server/cli.js'] : ['--import', 'tsx', 'server/cli.ts'];
+  const child = spawn(process.execPath, [...entry, 'start', '--http-port', '0', '--gateway-port', String(gatewayPort), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: embeddedNodeEnv(env),
   });
