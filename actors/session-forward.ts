@@ -93,6 +93,36 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
 }
 
 // ---------------------------------------------------------------------------
+// counters
+
+/**
+ * What forwarding came to on this node since it started: the copies its
+ * sessions forwarded and their outcomes (`lost`: no answer within the wait;
+ * `lateAnswers`: answers that came after that), and what its sessions did with
+ * the forwards they got (`refusedHere` includes held ones refused later and
+ * those refused at a takeover). A node logs them when it stops
+ * (`session.forward_stats`); the cluster-chat bench reports them.
+ */
+export interface ForwardStats {
+  forwarded: number;
+  acked: number;
+  refused: number;
+  lost: number;
+  lateAnswers: number;
+  received: number;
+  pushed: number;
+  held: number;
+  refusedHere: number;
+}
+
+const stats: ForwardStats = { forwarded: 0, acked: 0, refused: 0, lost: 0, lateAnswers: 0, received: 0, pushed: 0, held: 0, refusedHere: 0 };
+
+/** A copy of this node's forwarding counters. */
+export function forwardStats(): ForwardStats {
+  return { ...stats };
+}
+
+// ---------------------------------------------------------------------------
 // sender side
 
 /**
@@ -192,6 +222,7 @@ function forwardSend(
     },
   };
   state.fwd.queue.push(pending);
+  stats.forwarded += n;
   const deadline = state.services.now() + timeoutMs;
   for (let i = 0; i < n; i++) {
     const link = links[i]!;
@@ -210,8 +241,13 @@ export function onForwarded(state: SessionState, tokens: readonly string[], outc
   const out = state.fwd.out;
   for (const token of tokens) {
     const o = out.get(token);
-    if (o === undefined) continue; // already counted as lost
+    if (o === undefined) {
+      stats.lateAnswers++; // already counted as lost
+      continue;
+    }
     out.delete(token);
+    if (outcome === 'acked') stats.acked++;
+    else stats.refused++;
     o.pending.resolve(o.copy, outcome);
   }
 }
@@ -239,6 +275,7 @@ function sweep(): void {
     const o = state.fwd.out.get(token);
     if (o === undefined) continue;
     state.fwd.out.delete(token);
+    stats.lost++;
     o.pending.resolve(o.copy, 'lost');
   }
   if (deadlineHead === deadlines.length) {
@@ -323,12 +360,14 @@ function verdict(state: SessionState, h: HeldForward): 'push' | 'hold' | 'refuse
  */
 export function admitForward(state: SessionState, entry: InboxEntry, prev: string, prevAlt: string | undefined, replyTo: SessionRef, deadline: number): 'push' | 'held' | 'refused' {
   const h: HeldForward = { entry, prev, prevAlt, replyTo, deadline };
+  stats.received++;
   switch (verdict(state, h)) {
     case 'push':
       admitted(state, h);
       return 'push';
     case 'hold':
       if (state.fwd.held.length < MAX_HELD) {
+        stats.held++;
         state.fwd.held.push(h);
         return 'held';
       }
@@ -336,6 +375,7 @@ export function admitForward(state: SessionState, entry: InboxEntry, prev: strin
     case 'refuse':
       break;
   }
+  stats.refusedHere++;
   castSoon(replyTo, { t: 'forwarded', tokens: [entry.id], outcome: 'refused' });
   return 'refused';
 }
@@ -357,6 +397,7 @@ export function retryHeld(state: SessionState): InboxEntry[] {
       held.splice(i--, 1);
       changed = true;
       if (v === 'refuse') {
+        stats.refusedHere++;
         castSoon(h.replyTo, { t: 'forwarded', tokens: [h.entry.id], outcome: 'refused' });
         continue;
       }
@@ -371,6 +412,7 @@ export function retryHeld(state: SessionState): InboxEntry[] {
 function admitted(state: SessionState, h: HeldForward): void {
   const { entry } = h;
   const { lastFrom } = state.fwd;
+  stats.pushed++;
   remember(lastFrom, fromKey(entry.sender, entry.kind), entry.id);
   state.fwd.awaiting.set(entry.id, h.replyTo);
   if (entry.kind === 'message') state.fwd.byMessage.set(messageKey(entry), entry.id);
@@ -440,6 +482,7 @@ export function refuseAwaiting(state: SessionState): void {
   const replies = new ForwardReplies();
   for (const [token, to] of awaiting) replies.add(to, token);
   for (const h of held) replies.add(h.replyTo, h.entry.id);
+  stats.refusedHere += awaiting.size + held.length;
   replies.send('refused');
   awaiting.clear();
   held.length = 0;

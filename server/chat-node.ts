@@ -23,6 +23,7 @@ import { DeviceDirectory } from '../actors/device-directory.ts';
 import { DEFAULT_CHAT_SETTINGS, type ChatServices, type ChatSettings } from '../actors/chat-services.ts';
 import { CONNECTION } from '../actors/connection.ts';
 import { KeysService, type KeysServiceOptions } from '../actors/keys-service.ts';
+import { forwardStats } from '../actors/session-forward.ts';
 import type { NodeConfig } from './config.ts';
 import { joinCluster, type ChatCluster } from './chat-cluster.ts';
 import type { MembershipOptions } from '../cluster/index.ts';
@@ -119,6 +120,7 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
       log: log.child({ component: 'chat' }),
       now: Date.now,
     };
+    const forwarding = services.inbox.multiWriter !== undefined && services.settings.forwardMs > 0;
     return {
       system,
       services,
@@ -145,6 +147,7 @@ export async function startChatNode(config: NodeConfig, log: Logger, options: Ch
           log.warn({ event: 'node.final_writes_timeout', pending: finalWrites.size, boundMs: FINAL_WRITES_MS }, 'closing the stores with session writes still pending');
         }
         await stores.close();
+        if (forwarding) log.info({ event: 'session.forward_stats', ...forwardStats() }, 'forwards since start');
       },
     };
   } catch (err) {

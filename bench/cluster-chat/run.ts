@@ -40,8 +40,9 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ForwardStats } from '../../actors/session-forward.ts';
 import { buildDist } from '../lib/build.ts';
-import { startChatCluster, type ChatClusterHandle } from '../../test/support/chat-cluster.ts';
+import { forwardStatsIn, startChatCluster, type ChatClusterHandle } from '../../test/support/chat-cluster.ts';
 import { parleyDriver } from '../messaging/parley-driver.ts';
 import { runPairLoad } from '../messaging/pair-load.ts';
 import { findProcess, watch, type ProcessUsage, type Watched } from './process-watch.ts';
@@ -95,12 +96,12 @@ async function settled<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => setTimeout(r, ms))]);
 }
 
-/** Stops every node (gracefully first when profiling), drops the schemas, keyspaces and KV buckets. */
+/** Stops every node (gracefully first: a profile and the forward counters are written then), drops the schemas, keyspaces and KV buckets. */
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     const clusters = (await Promise.all(starting.map((s) => settled(s, 30_000)))).filter((c): c is ChatClusterHandle => c !== undefined);
-    // A profile is written when the process exits by itself.
-    if (cpuProfDir !== undefined) await settled(Promise.all(clusters.flatMap((c) => c.members.map((m) => m.stop()))), 20_000);
+    // A profile is written, and the forward counters logged, when the process exits by itself.
+    await settled(Promise.all(clusters.flatMap((c) => c.members.map((m) => m.stop()))), 20_000);
     await Promise.all(clusters.map((c) => c.stop().catch((err: unknown) => console.error(`clean-up of cluster ${c.clusterName} failed:`, err))));
     if (cqlDir !== undefined) rmSync(cqlDir, { recursive: true, force: true });
   })();
@@ -215,6 +216,18 @@ function nodeComplaints(setups: readonly Setup[]): Record<string, Record<string,
   return out;
 }
 
+/** Each node's forward counters (actors/session-forward.ts ForwardStats), logged when it stopped. */
+function forwardCounters(setups: readonly Setup[]): Record<string, ForwardStats> {
+  const out: Record<string, ForwardStats> = {};
+  for (const setup of setups) {
+    for (const m of setup.cluster.members) {
+      const stats = forwardStatsIn(m.process.output());
+      if (stats !== undefined) out[`${setup.name}/${m.nodeId}`] = stats;
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -248,6 +261,7 @@ async function main(): Promise<void> {
   const loadEnd = loadavg();
   const complaints = nodeComplaints([single, cross]);
   await cleanup();
+  const forwards = forwardCounters([single, cross]);
   const summaries = summarise(results);
   const r = ratios(summaries, rates);
   console.log(JSON.stringify({
@@ -261,8 +275,15 @@ async function main(): Promise<void> {
     summaries,
     ratios: r,
     nodeWarnings: complaints,
+    forwards,
   }));
   printReport(results, summaries, r, window, rounds);
+  console.log('\nForwards over the whole run (pre-warm included), per node, from its `session.forward_stats` at stop:');
+  console.log('| node | forwarded | acked | refused | lost (no answer in time) | late answers | received | pushed | held | refused here |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const [node, f] of Object.entries(forwards)) {
+    console.log(`| ${node} | ${f.forwarded} | ${f.acked} | ${f.refused} | ${f.lost} | ${f.lateAnswers} | ${f.received} | ${f.pushed} | ${f.held} | ${f.refusedHere} |`);
+  }
   const warned = Object.entries(complaints).filter(([, c]) => Object.keys(c).length > 0);
   if (warned.length > 0) console.log(`\nnode warnings: ${warned.map(([n, c]) => `${n} ${JSON.stringify(c)}`).join('; ')}`);
 }

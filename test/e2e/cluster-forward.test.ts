@@ -11,7 +11,8 @@ import cassandra from 'cassandra-driver';
 import { once } from 'node:events';
 import { ReceiptStatus } from '../../protocol/index.ts';
 import { cassandraSettings } from '../../scripts/cassandra.ts';
-import { startChatCluster, type ChatClusterHandle, type ClusterMember } from '../support/chat-cluster.ts';
+import { forwardStatsIn, startChatCluster, type ChatClusterHandle, type ClusterMember } from '../support/chat-cluster.ts';
+import type { ForwardStats } from '../../actors/session-forward.ts';
 import { loginClient, registerClient } from '../support/test-node.ts';
 import type { DeviceCredentials, IncomingMessage } from '../../client/index.ts';
 
@@ -34,6 +35,14 @@ async function storedIds(cluster: ChatClusterHandle, sender: DeviceCredentials, 
   } finally {
     await c.shutdown();
   }
+}
+
+/** Stops `member` gracefully and returns the forward counters it logged then. */
+async function stopForStats(member: ClusterMember): Promise<ForwardStats> {
+  assert.equal(await member.stop(), 0, 'clean exit');
+  const stats = forwardStatsIn(member.process.output());
+  assert.ok(stats !== undefined, 'the node logged its forward counters when it stopped');
+  return stats;
 }
 
 /**
@@ -84,6 +93,15 @@ test('cluster forward - sends acked by a device on another node are never stored
       if (delivered.size >= ids.length) break;
     }
     assert.deepEqual([...delivered].sort(), [...ids].sort());
+    // The counters tell the same: alice's 19 forwards acked, none lost; bob's session pushed them.
+    await alice.client.close();
+    await bob.client.close();
+    const s1 = await stopForStats(n1);
+    const s2 = await stopForStats(n2);
+    assert.ok(s1.forwarded >= 19 && s1.acked >= 19, `n1 forwarded and acked ≥ 19: ${JSON.stringify(s1)}`);
+    assert.equal(s1.lost + s1.refused, 0, `nothing lost or refused: ${JSON.stringify(s1)}`);
+    assert.ok(s2.received >= 19 && s2.pushed >= 19, `n2 received and pushed ≥ 19: ${JSON.stringify(s2)}`);
+    assert.equal(s2.refusedHere, 0, `n2 refused nothing: ${JSON.stringify(s2)}`);
   } finally {
     await cluster.stop();
   }
@@ -123,6 +141,10 @@ test('cluster forward - a forward the device does not ack in time is stored, and
     assert.equal(again.messageId, messageId);
     assert.deepEqual(new Uint8Array(again.ciphertext), text('not acked'));
     again.ack();
+    await alice.client.close();
+    await bob2.close();
+    const s1 = await stopForStats(cluster.members[0]!);
+    assert.ok(s1.forwarded >= 1 && s1.lost >= 1, `n1 counted the forward with no answer in time as lost: ${JSON.stringify(s1)}`);
   } finally {
     await cluster.stop();
   }
@@ -145,6 +167,8 @@ test('cluster forward - a takeover before the ack: the forward is stored at once
     assert.equal(again.messageId, messageId);
     again.ack();
     assert.deepEqual(await storedIds(cluster, alice.credentials, [messageId]), [messageId]);
+    const s2 = await stopForStats(cluster.members[1]!);
+    assert.ok(s2.pushed >= 1 && s2.refusedHere >= 1, `n2 pushed the forward, then refused it at the takeover: ${JSON.stringify(s2)}`);
   } finally {
     await cluster.stop();
   }

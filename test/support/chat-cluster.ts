@@ -17,6 +17,7 @@ import { cassandraSettings } from '../../scripts/cassandra.ts';
 import { freshBackends, type FreshBackends } from './backends.ts';
 import { registryStream } from '../../server/chat-cluster.ts';
 import { closeAllClients, spawnNodeProcess, type NodeProcess } from './test-node.ts';
+import type { ForwardStats } from '../../actors/session-forward.ts';
 
 /** One node process of the cluster. */
 export interface ClusterMember {
@@ -49,6 +50,12 @@ export interface ChatClusterOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Run the compiled build (dist/, built by the caller) instead of the sources through tsx. @default false */
   readonly compiled?: boolean;
+}
+
+/** The forward counters a clustered node logged when it stopped (`session.forward_stats`), or undefined if it did not. */
+export function forwardStatsIn(output: string): ForwardStats | undefined {
+  const line = output.split('\n').find((l) => l.includes('"event":"session.forward_stats"'));
+  return line === undefined ? undefined : JSON.parse(line) as ForwardStats;
 }
 
 /** Starts `n` nodes `n1..nN` and waits until every node saw every other one. */
