@@ -20,14 +20,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import { buildDist, compiledArgs, REPO_ROOT } from '../lib/build.ts';
 import { sampleProcess, type UsageSample } from '../lib/process-usage.ts';
 import { spawnGroup, stopChild } from './children.ts';
 import { clusterNodeEnv, redisPresence, type ClusterBackends } from './cluster-backends.ts';
 import type { ServerUsage } from './report.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
 /** Store settings inherited from the environment (the test runner sets them) would share one database between the nodes. */
 const STORE_ENV = [
   'PARLEY_PG_URL', 'PARLEY_PG_SCHEMA', 'PARLEY_REDIS_URL', 'PARLEY_NATS_URL', 'PARLEY_CLUSTER_NAME', 'PARLEY_NODE_ID',
@@ -146,6 +146,8 @@ export class GatewayFleet {
     const t0 = performance.now();
     const { cluster } = this.options;
     const redis = cluster !== undefined && await redisPresence(cluster);
+    // The nodes run compiled, as `npm start` does (bench/lib/build.ts).
+    buildDist();
     const indices = Array.from({ length: this.options.nodes }, (_, i) => i);
     if (cluster !== undefined) {
       // The first node creates the schema and keyspace; the others start after it (no migration race).
@@ -171,7 +173,7 @@ export class GatewayFleet {
     for (const k of STORE_ENV) delete env[k];
     const nodeId = `bench-${index}`;
     const args = [
-      '--expose-gc', '--import', 'tsx', path.join(ROOT, 'bench/harness/node-entry.ts'), 'start',
+      '--expose-gc', ...compiledArgs('bench/harness/node-entry.ts'), 'start',
       '--node-id', nodeId, '--host', '127.0.0.1', '--http-port', '0', '--gateway-port', '0', '--data-dir', dataDir,
       // Clustered: info, for `cluster.node_up` (per-connection reports are debug, so the log stays a few lines).
       '--log-level', cluster !== undefined ? 'info' : 'warn',
@@ -180,7 +182,7 @@ export class GatewayFleet {
       args.push('--cluster', cluster.natsUrl);
       Object.assign(env, clusterNodeEnv(cluster, redis));
     }
-    const child = spawnGroup(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = spawnGroup(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.spawned.push({ child, dataDir });
     const peersUp = new Set<string>();
     const warnings: Record<string, number> = {};

@@ -1,6 +1,7 @@
 /**
  * Entry of the gateway node processes a bench starts (`node --expose-gc
- * --import tsx node-entry.ts start …`): installs the memory probe, then runs
+ * dist/bench/harness/node-entry.js start …`, the compiled build as `npm
+ * start` runs it; bench/lib/build.ts): installs the memory probe, then runs
  * the ordinary `parley` CLI. The probe answers the orchestrator's `probe`
  * over IPC with the process's memory after a full GC (RSS and JS heap per
  * connection are measured this way, not guessed from a noisy RSS), and stops

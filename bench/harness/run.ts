@@ -9,7 +9,6 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { BenchConfig } from './config.ts';
@@ -22,9 +21,7 @@ import { setupIndices } from './scenarios.ts';
 import { countShards, nodesNeeded, planWorkers, sourceAddresses } from './sharding.ts';
 import type { FromWorker, ToWorker, WorkerProgress, WorkerStep } from './worker-protocol.ts';
 import { sleep } from './pacer.ts';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
+import { REPO_ROOT } from '../lib/build.ts';
 
 /** Aborts a running bench (the CLI calls it on SIGINT/SIGTERM). */
 export interface BenchRun {
@@ -126,7 +123,7 @@ async function run(
       }
     };
     for (const shard of shards) {
-      const child = forkGroup(path.join(HERE, 'worker.ts'), [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = forkGroup(path.join(REPO_ROOT, 'bench/harness/worker.ts'), [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       workers.push(child);
       child.on('message', (m: FromWorker) => {
         if (m.t === 'progress') progress.set(m.progress.worker, m.progress);

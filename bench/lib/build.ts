@@ -12,8 +12,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository's root (where package.json and dist/ are). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository's root (where package.json and dist/ are), whether this module runs from source or from dist/. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), import.meta.url.endsWith('.js') ? '../../..' : '../..');
 
 /** Compiles the runtime into dist/ (tsconfig.build.json); throws with tsc's output if it fails. */
 export function buildDist(): void {
