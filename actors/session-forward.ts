@@ -96,7 +96,8 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
 // counters
 
 /**
- * What forwarding came to on this node since it started: the copies its
+ * What forwarding came to in this process (one node per process, as `parley
+ * start` runs it) since it started: the copies its
  * sessions forwarded and their outcomes (`lost`: no answer within the wait;
  * `lateAnswers`: answers that came after that), and what its sessions did with
  * the forwards they got (`refusedHere` includes held ones refused later and
