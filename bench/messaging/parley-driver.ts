@@ -4,7 +4,8 @@
  * pair is a registered sender device and a registered receiver device; the
  * sender's `send` frames carry `[seq u32][sentAt f64][padding]` as an opaque
  * payload; the receiver acks every `deliver` (batched once per turn), which
- * is what lets the node delete it from the inbox.
+ * is what lets the node delete it from the inbox. The sends of one turn leave
+ * a socket in one write (corked.ts), as in the relay's driver.
  */
 import { once } from 'node:events';
 import WebSocket from 'ws';
@@ -13,6 +14,7 @@ import {
   CiphertextType, FrameKind, PROTOCOL_VERSION, decodeFrame, encodeFrame, registerSignedBytes, type ServerFrame,
 } from '../../protocol/index.ts';
 import type { PairConnection, PairDriver } from './pair-load.ts';
+import { sendCorked } from './corked.ts';
 
 interface RawDevice {
   readonly ws: WebSocket;
@@ -77,7 +79,7 @@ export function parleyDriver(url: string, payloadBytes: number, options: ParleyD
           payload.writeUInt32BE(seq, 0);
           payload.writeDoubleLE(sentAtMs, 4);
           payload.fill(0x61, 12);
-          sender.ws.send(encodeFrame({
+          sendCorked(sender.ws, encodeFrame({
             kind: FrameKind.Send, rid: rid++ >>> 0, messageId: `${index}.${seq}`, to: receiver.userId,
             envelopes: [{ deviceId: 0, registrationId: 0, type: CiphertextType.Opaque, ciphertext: payload }],
           }));

@@ -1,9 +1,11 @@
 /**
  * Pair driver for the bare relay: a message is `[dest id][seq u32][sentAt f64][padding]`.
+ * The sends of one turn leave a socket in one write (corked.ts), as in the Parley driver.
  */
 import WebSocket from 'ws';
 import { once } from 'node:events';
 import type { PairConnection, PairDriver } from '../messaging/pair-load.ts';
+import { sendCorked } from '../messaging/corked.ts';
 
 /** Drives pairs against a bare relay at `url`, with `payloadBytes` of padding. */
 export function relayDriver(url: string, payloadBytes: number): PairDriver {
@@ -38,7 +40,7 @@ export function relayDriver(url: string, payloadBytes: number): PairDriver {
           b.writeUInt32BE(seq, 4);
           b.writeDoubleLE(sentAtMs, 8);
           b.fill(0x61, 16);
-          sender.send(b, { binary: true });
+          sendCorked(sender, b);
         },
         async close() {
           sender.terminate();
