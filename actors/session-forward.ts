@@ -127,18 +127,16 @@ export function forwardStats(): ForwardStats {
 // sender side
 
 /**
- * The links of a message's (or receipt's) copies, in send order after the
- * last message (receipt) of this session to each device (several writers;
- * see the header).
+ * The link of one message (or receipt, by `kind`) to `recipient`, in send
+ * order after the last message (receipt) this session sent that device
+ * (several writers; see the header).
  */
-export function linkSend(state: SessionState, batch: InboxBatch): SendLink[] {
-  const last = batch.kind === 'receipt' ? state.lastReceiptTo : state.lastSentTo;
-  return batch.copies.map((c) => {
-    const key = deviceKey(c.recipient);
-    const link: SendLink = { pred: last.get(key), token: undefined, id: undefined };
-    remember(last, key, link);
-    return link;
-  });
+export function linkTo(state: SessionState, kind: InboxEntry['kind'], recipient: DeviceAddress): SendLink {
+  const last = kind === 'receipt' ? state.lastReceiptTo : state.lastSentTo;
+  const key = deviceKey(recipient);
+  const link: SendLink = { pred: last.get(key), token: undefined, id: undefined };
+  remember(last, key, link);
+  return link;
 }
 
 /** `prev` and `prevAlt` of a link: the names of its predecessor (none: it has none, or it is not forwarded or stored yet). */
@@ -162,7 +160,7 @@ export function forwardOrStore(
   state: SessionState, self: SessionRef, batch: InboxBatch, resend: boolean,
   onAcked: () => void, store: (batch: InboxBatch, links: readonly SendLink[]) => void | Promise<void>,
 ): void {
-  const links = linkSend(state, batch);
+  const links = batch.copies.map((c) => linkTo(state, batch.kind, c.recipient));
   const forwardMs = state.services.settings.forwardMs;
   const targets = forwardMs > 0 && !resend ? forwardTargets(state, batch, links) : undefined;
   if (targets !== undefined) forwardSend(state, self, batch, links, targets, forwardMs, onAcked, store);

@@ -11,7 +11,7 @@ import { encodeStoredReceipt } from './inbox-payload.ts';
 import { sessionName } from './chat-services.ts';
 import type { DirectoryDevice } from './device-directory.ts';
 import { entryOf, inOrder, type SendLink, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
-import { forwardOrStore, linkSend, prevOf } from './session-forward.ts';
+import { forwardOrStore, linkTo, prevOf } from './session-forward.ts';
 import type { AppendFate, EarlyNotice } from './session-early.ts';
 
 // ---------------------------------------------------------------------------
@@ -209,7 +209,7 @@ export function notifyCopies(state: SessionState, result: AppendResult, batch: I
     let prev: string | undefined;
     let prevAlt: string | undefined;
     if (chained) {
-      const link = links?.[i] ?? linkSend(state, { ...batch, copies: [batch.copies[i]!] })[0]!;
+      const link = links?.[i] ?? linkTo(state, batch.kind, batch.copies[i]!.recipient);
       if (!result.duplicate) {
         const p = prevOf(link);
         prev = p?.prev;
@@ -238,6 +238,3 @@ function announceEarly(targets: readonly (SessionRef | undefined)[], ids: readon
     if (target !== undefined) cast(target, { t: 'notify', entry: entryOf(batch, i, ids[i]!), early });
   }
 }
-
-
-

@@ -90,10 +90,7 @@ export function reply<R>(from: From<R>, value: R): void {
 
 /** Sends a message to `handleCast`. */
 export function cast<P extends Protocol>(ref: Ref<P>, message: P['cast']): void {
-  const cell = lookupCell(ref);
-  const remote = remoteFor(ref, cell !== undefined);
-  if (remote !== undefined) remote.send(ref, 'cast', message);
-  else cell?.deliver(K_CAST, message);
+  castVia(ref, message, false);
 }
 
 /**
@@ -103,10 +100,14 @@ export function cast<P extends Protocol>(ref: Ref<P>, message: P['cast']): void 
  * node overtakes it. Local: the same as `cast`.
  */
 export function castSoon<P extends Protocol>(ref: Ref<P>, message: P['cast']): void {
+  castVia(ref, message, true);
+}
+
+function castVia<P extends Protocol>(ref: Ref<P>, message: P['cast'], soon: boolean): void {
   const cell = lookupCell(ref);
   const remote = remoteFor(ref, cell !== undefined);
   if (remote === undefined) cell?.deliver(K_CAST, message);
-  else if (remote.sendSoon !== undefined) remote.sendSoon(ref, 'cast', message);
+  else if (soon && remote.sendSoon !== undefined) remote.sendSoon(ref, 'cast', message);
   else remote.send(ref, 'cast', message);
 }
 

@@ -1,8 +1,9 @@
 /**
- * Client-side corking for the load drivers: what one event-loop turn writes to
- * a socket leaves in one syscall (cork on the first write of the turn, uncork
- * after it), as the servers do for their own writes. Used by the Parley and the
- * bare-relay driver alike, so both are measured with the same lean client.
+ * Corking for the benches' own sockets: what one event-loop turn writes to a
+ * socket leaves in one syscall (cork on the first write of the turn, uncork
+ * after it), as Parley's connections do (actors/connection.ts). The bare relay
+ * writes this way, and so do the Parley and relay load drivers alike, so both
+ * servers are measured with the same lean client.
  */
 import type WebSocket from 'ws';
 import type { Socket } from 'node:net';

@@ -10,26 +10,12 @@
  * Prints `listening <port>` on stdout when ready.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Socket } from 'node:net';
+import { sendCorked } from '../messaging/corked.ts';
 
 /** Starts a bare relay; resolves with its port and a close function. */
 export async function startBareRelay(host = '127.0.0.1', port = 0): Promise<{ port: number; close(): Promise<void> }> {
   const wss = new WebSocketServer({ host, port, perMessageDeflate: false, maxPayload: 1 << 20 });
   const byId = new Map<number, WebSocket>();
-  const corked = new Set<Socket>();
-  const uncorkAll = () => {
-    for (const s of corked) s.uncork();
-    corked.clear();
-  };
-  const send = (to: WebSocket, data: Buffer) => {
-    const raw = (to as unknown as { _socket: Socket })._socket;
-    if (!corked.has(raw)) {
-      if (corked.size === 0) setImmediate(uncorkAll);
-      raw.cork();
-      corked.add(raw);
-    }
-    to.send(data, { binary: true });
-  };
   wss.on('connection', (ws) => {
     let id = -1;
     ws.on('message', (data: Buffer) => {
@@ -39,7 +25,7 @@ export async function startBareRelay(host = '127.0.0.1', port = 0): Promise<{ po
         return;
       }
       const to = byId.get(data.readUInt32BE(0));
-      if (to !== undefined) send(to, data);
+      if (to !== undefined) sendCorked(to, data);
     });
     ws.on('close', () => {
       if (byId.get(id) === ws) byId.delete(id);

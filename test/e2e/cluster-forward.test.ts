@@ -37,6 +37,16 @@ async function storedIds(cluster: ChatClusterHandle, sender: DeviceCredentials, 
   }
 }
 
+/** Runs `body` on two fresh nodes whose forwards wait `forwardMs` (PARLEY_CLUSTER_FORWARD_MS), then stops them. */
+async function withForwardCluster(forwardMs: string, body: (cluster: ChatClusterHandle) => Promise<void>): Promise<void> {
+  const cluster = await startChatCluster(2, { env: { PARLEY_CLUSTER_FORWARD_MS: forwardMs } });
+  try {
+    await body(cluster);
+  } finally {
+    await cluster.stop();
+  }
+}
+
 /** Stops `member` gracefully and returns the forward counters it logged then. */
 async function stopForStats(member: ClusterMember): Promise<ForwardStats> {
   assert.equal(await member.stop(), 0, 'clean exit');
@@ -59,8 +69,7 @@ async function firstOtherThan(messages: AsyncIterable<IncomingMessage>, acked: s
 
 test('cluster forward - sends acked by a device on another node are never stored; order, receipts and sent as usual', { timeout: 120_000 }, async () => {
   // A long wait: no forward falls back to the store because the box was slow.
-  const cluster = await startChatCluster(2, { env: { PARLEY_CLUSTER_FORWARD_MS: '30000' } });
-  try {
+  await withForwardCluster('30000', async (cluster) => {
     const [n1, n2] = cluster.members as [typeof cluster.members[0], typeof cluster.members[0]];
     const alice = await registerClient(n1.url);
     const bob = await registerClient(n2.url);
@@ -102,9 +111,7 @@ test('cluster forward - sends acked by a device on another node are never stored
     assert.equal(s1.lost + s1.refused, 0, `nothing lost or refused: ${JSON.stringify(s1)}`);
     assert.ok(s2.received >= 19 && s2.pushed >= 19, `n2 received and pushed ≥ 19: ${JSON.stringify(s2)}`);
     assert.equal(s2.refusedHere, 0, `n2 refused nothing: ${JSON.stringify(s2)}`);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 /**
@@ -125,8 +132,7 @@ async function aliceOnN1BobOnN2(cluster: ChatClusterHandle) {
 }
 
 test('cluster forward - a forward the device does not ack in time is stored, and comes again from the store after a reconnect', { timeout: 120_000 }, async () => {
-  const cluster = await startChatCluster(2, { env: { PARLEY_CLUSTER_FORWARD_MS: '300' } });
-  try {
+  await withForwardCluster('300', async (cluster) => {
     const { n2, alice, bob, inbox, m0 } = await aliceOnN1BobOnN2(cluster);
     // Forwarded to bob, who never acks it: after the wait it is stored and alice gets `sent`.
     const sent = alice.client.send(bob.credentials.userId, text('not acked'));
@@ -145,15 +151,12 @@ test('cluster forward - a forward the device does not ack in time is stored, and
     await bob2.close();
     const s1 = await stopForStats(cluster.members[0]!);
     assert.ok(s1.forwarded >= 1 && s1.lost >= 1, `n1 counted the forward with no answer in time as lost: ${JSON.stringify(s1)}`);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
 
 test('cluster forward - a takeover before the ack: the forward is stored at once and the new connection gets it', { timeout: 40_000 }, async () => {
   // With a 60 s wait, `sent` arriving within the test's timeout shows the old session refused the forward when it stopped.
-  const cluster = await startChatCluster(2, { env: { PARLEY_CLUSTER_FORWARD_MS: '60000' } });
-  try {
+  await withForwardCluster('60000', async (cluster) => {
     const { n1, alice, bob, inbox, m0 } = await aliceOnN1BobOnN2(cluster);
     const sent = alice.client.send(bob.credentials.userId, text('forwarded, then taken over'));
     const got1 = (await inbox.next()).value!;
@@ -169,7 +172,5 @@ test('cluster forward - a takeover before the ack: the forward is stored at once
     assert.deepEqual(await storedIds(cluster, alice.credentials, [messageId]), [messageId]);
     const s2 = await stopForStats(cluster.members[1]!);
     assert.ok(s2.pushed >= 1 && s2.refusedHere >= 1, `n2 pushed the forward, then refused it at the takeover: ${JSON.stringify(s2)}`);
-  } finally {
-    await cluster.stop();
-  }
+  });
 });
