@@ -7,9 +7,10 @@
  * run on another node) instead of being stored. Each pushes it to its device
  * under a forward token instead of an inbox id and answers 'acked' (a
  * `forwarded` cast, the acks of one ack frame in one) when the device acks it.
- * Both go by `castSoon`: what one node sends another within ~1 ms shares one
- * NATS message (at 5,000 msg/s a message per forward cost nats-server 0.4 of
- * a core on the 2-core bench box; batched, 0.1). When every copy is acked, `sent` goes and the message is
+ * Both go by `castSoon`: what one node sends another in one event-loop turn
+ * shares one NATS message (at 5,000 msg/s a message per forward cost
+ * nats-server 0.4 of a core on a slower 2-core bench box; batched, 0.1).
+ * When every copy is acked, `sent` goes and the message is
  * never written: the recipient devices have it (ARCHITECTURE §4, "acknowledged
  * by the recipient device"). Any copy not acked within `forwardMs` (refused,
  * no answer in time: node gone, NATS away; session taken over; one node-wide

@@ -51,9 +51,6 @@ interface Tracked {
 
 const refKey = (r: Ref): string => `${r.node}/${r.id}`;
 
-/** Longest wait of a `sendSoon` message for others to the same node. */
-export const SOON_MS = 1;
-
 /** A send's envelope. */
 const sendEnvelope = (to: Ref, kind: 'cast' | 'info', m: unknown): Envelope => ({ k: Kind.Send, to: to.id, cast: kind === 'cast', m });
 
@@ -73,9 +70,8 @@ export class NodeRouter implements RemoteRouter {
   private readonly services = new Map<string, RpcHandler>();
   /** `sendSoon` envelopes waiting, per node. */
   private readonly soon = new Map<string, Envelope[]>();
-  /** Nodes a `sendSoon` went to within the current window (the next ones wait for its end). */
-  private readonly soonOpen = new Set<string>();
-  private soonTimer: NodeJS.Timeout | undefined;
+  /** The end-of-turn flush of `soon`, while one is due. */
+  private soonFlush: NodeJS.Immediate | undefined;
   private unsubscribe: (() => void) | undefined;
   private offMembership: (() => void) | undefined;
 
@@ -96,10 +92,8 @@ export class NodeRouter implements RemoteRouter {
 
   /** Stops listening; pending calls fail with `noconnection`. */
   stop(): void {
-    clearTimeout(this.soonTimer);
-    this.soonTimer = undefined;
-    for (const node of [...this.soon.keys()]) this.flushSoon(node);
-    this.soonOpen.clear();
+    clearImmediate(this.soonFlush);
+    this.flushAllSoon();
     this.unsubscribe?.();
     this.offMembership?.();
     for (const [cid, c] of this.calls) this.settle(cid, c, false, 'noconnection');
@@ -128,32 +122,25 @@ export class NodeRouter implements RemoteRouter {
   }
 
   /**
-   * `send`, but it may wait up to SOON_MS to share one NATS message with other
-   * such sends to the same node. The first one after a quiet SOON_MS goes at
-   * once (no delay when traffic is sparse); those in the next SOON_MS wait and
-   * go together. Order is kept: any other message to that node goes after what
-   * waits for it (publish flushes it first).
+   * `send`, but it waits for the end of the current event-loop turn
+   * (`setImmediate`) to share one NATS message with the other such sends of
+   * the turn to the same node. A busy node's turns hold many (one NATS
+   * message for them all); a quiet node's hold one, which then goes with no
+   * more delay than the turn's end. Order is kept: any other message to that
+   * node goes after what waits for it (publish flushes it first).
    */
   sendSoon(to: Ref, kind: 'cast' | 'info', message: unknown): void {
     const e = sendEnvelope(to, kind, message);
     const q = this.soon.get(to.node);
     if (q !== undefined) q.push(e);
-    else if (this.soonOpen.has(to.node)) this.soon.set(to.node, [e]);
-    else {
-      this.publish(to.node, e);
-      this.soonOpen.add(to.node);
-    }
-    this.soonTimer ??= setTimeout(() => this.soonTick(), SOON_MS);
+    else this.soon.set(to.node, [e]);
+    this.soonFlush ??= setImmediate(() => this.flushAllSoon());
   }
 
-  /** End of a window: what waited goes; a node that had nothing to send closes its window. */
-  private soonTick(): void {
-    this.soonTimer = undefined;
-    for (const node of [...this.soonOpen]) {
-      if (this.soon.has(node)) this.flushSoon(node);
-      else this.soonOpen.delete(node);
-    }
-    if (this.soonOpen.size > 0) this.soonTimer = setTimeout(() => this.soonTick(), SOON_MS);
+  /** End of the turn: what waited goes, one NATS message per node. */
+  private flushAllSoon(): void {
+    this.soonFlush = undefined;
+    for (const node of [...this.soon.keys()]) this.flushSoon(node);
   }
 
   private flushSoon(node: string): void {

@@ -94,10 +94,11 @@ export function cast<P extends Protocol>(ref: Ref<P>, message: P['cast']): void 
 }
 
 /**
- * `cast` for a message that may wait a moment (a few ms) to share one network
- * message with others to the same remote node: for answers nobody waits on
- * closely. Order is that of `cast`: nothing sent later from this node to that
- * node overtakes it. Local: the same as `cast`.
+ * `cast` for a message that may wait for the end of this event-loop turn to
+ * share one network message with the others of the turn to the same remote
+ * node: for casts the sender sends many of. Order is that of `cast`: nothing
+ * sent later from this node to that node overtakes it. Local: the same as
+ * `cast`.
  */
 export function castSoon<P extends Protocol>(ref: Ref<P>, message: P['cast']): void {
   castVia(ref, message, true);

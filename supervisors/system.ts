@@ -150,7 +150,7 @@ export function lookupCell(ref: Ref): Cell | undefined {
 /** Carries operations on refs of other nodes. See the table above. */
 export interface RemoteRouter {
   send(to: Ref, kind: 'cast' | 'info', message: unknown): void;
-  /** `send` that may wait a moment to travel with others to the same node (order with every other message kept); absent: `send`. */
+  /** `send` that may wait for the end of the turn to travel with others to the same node (order with every other message kept); absent: `send`. */
   sendSoon?(to: Ref, kind: 'cast' | 'info', message: unknown): void;
   call(to: Ref, request: unknown, timeoutMs: number): Promise<unknown>;
   link(local: Ref, remote: Ref): void;
