@@ -37,6 +37,7 @@ import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionProtocol, ConnectionInfo, ConnectionCast, ConnectionRef } from './connection-protocol.ts';
 import { closeConnection, outbound } from './connection-protocol.ts';
 import { SESSION, type SessionRef } from './session.ts';
+import { flush, queueBinary, queuedBytes, rawSocketOf } from './frame-writer.ts';
 
 /** Arguments of `init`. */
 export interface ConnectionArgs {
@@ -49,6 +50,7 @@ export interface ConnectionArgs {
 /** The whole state of a connection. */
 interface ConnectionData {
   readonly socket: WebSocket;
+  /** The socket under `socket`, written directly (frame-writer.ts); undefined: through `ws`. */
   readonly raw: Socket | undefined;
   readonly services: ChatServices;
   readonly remote: string;
@@ -85,7 +87,7 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
     authTimer.unref();
     return {
       ok: {
-        socket, raw: (socket as unknown as { _socket?: Socket })._socket, services,
+        socket, raw: rawSocketOf(socket), services,
         remote,
         phase: INITIAL_STATE, nonce: randomBytes(NONCE_BYTES), violations: NO_VIOLATIONS,
         device: undefined, session: undefined, sessionMonitor: undefined,
@@ -331,36 +333,30 @@ async function openSession(services: ChatServices, device: DeviceAddress, conn: 
 // ---------------------------------------------------------------------------
 // writing
 
-const corked = new Set<Socket>();
-function uncorkAll(): void {
-  for (const s of corked) s.uncork();
-  corked.clear();
-}
-
-/** Writes one frame; frames written in one event-loop turn leave in one syscall (cork/uncork). */
+/** Writes one frame; the frames of one event-loop turn leave in one socket write (frame-writer.ts). */
 function write(state: ConnectionData, frame: ServerFrame): void {
   const { socket, raw } = state;
   if (state.closing || socket.readyState !== socket.OPEN) return;
-  if (raw !== undefined && !corked.has(raw)) {
-    if (corked.size === 0) setImmediate(uncorkAll);
-    raw.cork();
-    corked.add(raw);
-  }
-  socket.send(encodeFrame(frame));
+  queueBinary(socket, raw, encodeFrame(frame));
   // Not closed on the first write over maxBufferedBytes: one inbox read (up to readBatch
-  // deliveries, corked into one turn) passes the bound for a moment even when the client
+  // deliveries, queued in one turn) passes the bound for a moment even when the client
   // reads at full speed, so a device with a backlog of large messages was closed 4450 on
   // every reconnect and never drained it. A slow consumer is one still over the bound at
   // two ticks in a row (`tick`); past the most one burst can hold (the bound plus a full
   // delivery window of maximal payloads) it is closed at once.
   const { settings, limits } = state.services;
-  if (socket.bufferedAmount > settings.maxBufferedBytes + settings.deliveryWindow * (limits.maxPayloadBytes + 1024)) {
+  if (bufferedBytes(state) > settings.maxBufferedBytes + settings.deliveryWindow * (limits.maxPayloadBytes + 1024)) {
     closeWith(state, 'PARLEY_ERR_SLOW_CONSUMER', 'outbound buffer full', null);
   }
 }
 
+/** Bytes written and not yet taken by the kernel, with those queued for the end of the turn. */
+function bufferedBytes(state: ConnectionData): number {
+  return state.socket.bufferedAmount + queuedBytes(state.raw);
+}
+
 function overBuffered(state: ConnectionData): boolean {
-  return state.socket.bufferedAmount > state.services.settings.maxBufferedBytes;
+  return bufferedBytes(state) > state.services.settings.maxBufferedBytes;
 }
 
 function violation(state: ConnectionData, code: ErrorCode, rid: number | null, message: string, field: string | null): void {
@@ -390,6 +386,7 @@ function closeSocket(state: ConnectionData, closeCode: number): void {
   state.services.log.debug({ event: 'connection.closed', code: closeCode, user: state.device?.userId, device: state.device?.deviceId });
   const { socket } = state;
   if (socket.readyState === socket.OPEN) {
+    flush(state.raw); // what was queued goes before the close frame
     socket.close(closeCode, reason);
     // A peer that never answers the close handshake (or a full buffer) is cut off.
     setTimeout(() => socket.terminate(), 2000).unref();
