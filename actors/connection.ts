@@ -18,7 +18,6 @@
  * Nothing is lost by closing: undelivered messages stay in the inbox.
  */
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
 import { PublicKey } from '@signalapp/libsignal-client';
 import type { WebSocket } from 'ws';
 import {
@@ -37,7 +36,7 @@ import { sessionName, type ChatServices } from './chat-services.ts';
 import type { ConnectionProtocol, ConnectionInfo, ConnectionCast, ConnectionRef } from './connection-protocol.ts';
 import { closeConnection, outbound } from './connection-protocol.ts';
 import { SESSION, type SessionRef } from './session.ts';
-import { flush, queueBinary, queuedBytes, rawSocketOf } from './frame-writer.ts';
+import { flush, frameQueue, queueBinary, queuedBytes, type FrameQueue } from './frame-writer.ts';
 
 /** Arguments of `init`. */
 export interface ConnectionArgs {
@@ -50,8 +49,8 @@ export interface ConnectionArgs {
 /** The whole state of a connection. */
 interface ConnectionData {
   readonly socket: WebSocket;
-  /** The socket under `socket`, written directly (frame-writer.ts); undefined: through `ws`. */
-  readonly raw: Socket | undefined;
+  /** Frames for `socket`, written once per turn (frame-writer.ts). */
+  readonly out: FrameQueue;
   readonly services: ChatServices;
   readonly remote: string;
   phase: ConnectionState;
@@ -87,7 +86,7 @@ export const CONNECTION: Behaviour<ConnectionData, ConnectionArgs, ConnectionPro
     authTimer.unref();
     return {
       ok: {
-        socket, raw: rawSocketOf(socket), services,
+        socket, out: frameQueue(socket), services,
         remote,
         phase: INITIAL_STATE, nonce: randomBytes(NONCE_BYTES), violations: NO_VIOLATIONS,
         device: undefined, session: undefined, sessionMonitor: undefined,
@@ -335,9 +334,9 @@ async function openSession(services: ChatServices, device: DeviceAddress, conn: 
 
 /** Writes one frame; the frames of one event-loop turn leave in one socket write (frame-writer.ts). */
 function write(state: ConnectionData, frame: ServerFrame): void {
-  const { socket, raw } = state;
+  const { socket } = state;
   if (state.closing || socket.readyState !== socket.OPEN) return;
-  queueBinary(socket, raw, encodeFrame(frame));
+  queueBinary(state.out, encodeFrame(frame));
   // Not closed on the first write over maxBufferedBytes: one inbox read (up to readBatch
   // deliveries, queued in one turn) passes the bound for a moment even when the client
   // reads at full speed, so a device with a backlog of large messages was closed 4450 on
@@ -352,7 +351,7 @@ function write(state: ConnectionData, frame: ServerFrame): void {
 
 /** Bytes written and not yet taken by the kernel, with those queued for the end of the turn. */
 function bufferedBytes(state: ConnectionData): number {
-  return state.socket.bufferedAmount + queuedBytes(state.raw);
+  return state.socket.bufferedAmount + queuedBytes(state.out);
 }
 
 function overBuffered(state: ConnectionData): boolean {
@@ -386,7 +385,7 @@ function closeSocket(state: ConnectionData, closeCode: number): void {
   state.services.log.debug({ event: 'connection.closed', code: closeCode, user: state.device?.userId, device: state.device?.deviceId });
   const { socket } = state;
   if (socket.readyState === socket.OPEN) {
-    flush(state.raw); // what was queued goes before the close frame
+    flush(state.out); // what was queued goes before the close frame
     socket.close(closeCode, reason);
     // A peer that never answers the close handshake (or a full buffer) is cut off.
     setTimeout(() => socket.terminate(), 2000).unref();

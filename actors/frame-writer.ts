@@ -13,7 +13,7 @@
  * Generic (no chat code). Used only where it is equivalent to `ws.send`: a
  * server socket with no extension negotiated (no permessage-deflate, which
  * the gateway does not offer), so a message is exactly one unmasked frame.
- * Otherwise `queueBinary` falls back to `ws.send`.
+ * Otherwise `queueBinary` sends through `ws.send` at once.
  *
  * Order with what `ws` writes itself: anything that writes a data or close
  * frame through `ws` (`close`) must `flush` the socket first, or that frame
@@ -25,40 +25,49 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
-interface Queued {
+/**
+ * What is queued for one socket: one per socket for its whole life (the
+ * caller keeps it), reused turn after turn. Not a `Map` by socket cleared
+ * every turn (the first version): a cleared or rehashed `Map` keeps a link
+ * from its old table to the new one, and an old table promoted out of the
+ * young generation keeps each next table, and every frame it holds, alive
+ * through young-generation GCs, so they are promoted too. Without the map,
+ * what each scavenge promoted at 5,000 msg/s after a peak fell from ~1.2 MB
+ * to ~0.8 MB (BENCHMARKS.md).
+ */
+export interface FrameQueue {
   readonly ws: WebSocket;
-  readonly raw: Socket;
-  readonly messages: Uint8Array[];
+  /** The socket under `ws`, written directly; undefined: messages go through `ws.send`. */
+  readonly raw: Socket | undefined;
+  messages: Uint8Array[];
   /** Bytes of the framed messages. */
   bytes: number;
+  /** On `due` (to be written at the end of this turn). */
+  due: boolean;
 }
 
-const queued = new Map<Socket, Queued>();
+/** Queues with messages waiting for the end of this turn. */
+let due: FrameQueue[] = [];
 let flushDue = false;
 
-/** The raw socket under a server-side `ws` socket, when frames may be written to it directly (see above). */
-export function rawSocketOf(ws: WebSocket): Socket | undefined {
+/** The queue for a server-side `ws` socket (see above for when it is written directly). */
+export function frameQueue(ws: WebSocket): FrameQueue {
   const raw = (ws as unknown as { _socket?: Socket })._socket;
-  return raw !== undefined && ws.extensions === '' ? raw : undefined;
+  return { ws, raw: raw !== undefined && ws.extensions === '' ? raw : undefined, messages: [], bytes: 0, due: false };
 }
 
 /** Header bytes of a frame carrying `n` payload bytes. */
 const headerBytes = (n: number): number => (n < 126 ? 2 : n < 65536 ? 4 : 10);
 
-/**
- * Queues one binary message for `ws` (whose raw socket is `raw`, from
- * `rawSocketOf`; undefined: sent at once through `ws`). `data` must not
- * change until the turn ends.
- */
-export function queueBinary(ws: WebSocket, raw: Socket | undefined, data: Uint8Array): void {
-  if (raw === undefined) {
-    ws.send(data);
+/** Queues one binary message (sent at once through `ws` when there is no raw socket). `data` must not change until the turn ends. */
+export function queueBinary(q: FrameQueue, data: Uint8Array): void {
+  if (q.raw === undefined) {
+    q.ws.send(data);
     return;
   }
-  let q = queued.get(raw);
-  if (q === undefined) {
-    q = { ws, raw, messages: [], bytes: 0 };
-    queued.set(raw, q);
+  if (!q.due) {
+    q.due = true;
+    due.push(q);
     if (!flushDue) {
       flushDue = true;
       setImmediate(flushAll);
@@ -68,30 +77,33 @@ export function queueBinary(ws: WebSocket, raw: Socket | undefined, data: Uint8A
   q.bytes += headerBytes(data.byteLength) + data.byteLength;
 }
 
-/** Bytes queued for `raw` and not yet handed to it. */
-export function queuedBytes(raw: Socket | undefined): number {
-  return raw === undefined ? 0 : (queued.get(raw)?.bytes ?? 0);
+/** Bytes queued and not yet handed to the socket. */
+export function queuedBytes(q: FrameQueue): number {
+  return q.bytes;
 }
 
-/** Writes what is queued for `raw` now (before `ws` writes a frame of its own, e.g. `close`). */
-export function flush(raw: Socket | undefined): void {
-  if (raw === undefined) return;
-  const q = queued.get(raw);
-  if (q === undefined) return;
-  queued.delete(raw);
-  write(q);
+/** Writes what is queued now (before `ws` writes a frame of its own, e.g. `close`). */
+export function flush(q: FrameQueue): void {
+  if (q.messages.length > 0) write(q);
 }
 
 function flushAll(): void {
   flushDue = false;
-  for (const q of queued.values()) write(q);
-  queued.clear();
+  const list = due;
+  due = [];
+  for (const q of list) {
+    q.due = false;
+    if (q.messages.length > 0) write(q);
+  }
 }
 
-function write(q: Queued): void {
+function write(q: FrameQueue): void {
   const { ws, raw, messages } = q;
-  if (ws.readyState !== ws.OPEN || raw.destroyed) return;
-  const out = Buffer.allocUnsafe(q.bytes);
+  q.messages = [];
+  const bytes = q.bytes;
+  q.bytes = 0;
+  if (raw === undefined || ws.readyState !== ws.OPEN || raw.destroyed) return;
+  const out = Buffer.allocUnsafe(bytes);
   let o = 0;
   for (const m of messages) {
     const n = m.byteLength;

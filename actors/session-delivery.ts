@@ -10,6 +10,7 @@ import { INBOX_CURSOR_START } from '../store/types.ts';
 import { decodeStoredMessage, decodeStoredReceipt } from './inbox-payload.ts';
 import { outbound } from './connection-protocol.ts';
 import { inOrder, type SessionProtocol, type SessionRef, type SessionState } from './session-state.ts';
+import { removeOne } from './lists.ts';
 import { ForwardReplies, admitForward, eitherPushed, forwardAcked, isForwardToken, linkStoredCopy, refuseAwaiting, retryHeld } from './session-forward.ts';
 import { admitEarly, dropHeld, settled, type EarlyNotice, type EarlyState } from './session-early.ts';
 import { storeReceipt } from './session-store.ts';
@@ -109,8 +110,8 @@ function enqueueInboxDelete(state: SessionState, failedEvent: string, write: () 
   inOrder(state, () => {
     if (after.length === 0) return run();
     const waiting = Promise.all(after).then(run);
-    state.waitingDeletes.add(waiting);
-    void waiting.then(() => state.waitingDeletes.delete(waiting));
+    state.waitingDeletes.push(waiting);
+    void waiting.then(() => removeOne(state.waitingDeletes, waiting));
   });
 }
 
@@ -123,7 +124,8 @@ export function flushDelivered(state: SessionState, ctx: ActorContext<SessionPro
   for (const [to, ids] of state.delivered) {
     for (let i = 0; i < ids.length; i += max) receipts.push(storeReceipt(state, ctx, to, ReceiptStatus.Delivered, ids.slice(i, i + max), undefined));
   }
-  state.delivered.clear();
+  // A new map, not `clear()`: see SessionState.delivered.
+  state.delivered = new Map();
   commitAck(state, receipts);
 }
 

@@ -26,6 +26,7 @@
  *   goes through a (settled) read.
  */
 import type { InboxEntry } from '../store/types.ts';
+import { removeOne } from './lists.ts';
 
 /** Set by the sender when the append settles: true = stored under the announced ids; false = not stored (failed, or a duplicate). */
 export interface AppendFate {
@@ -64,8 +65,13 @@ export interface EarlyState {
   cover: number;
   /** Announced entries waiting for their appends to settle, in id order; while any are held nothing is pushed directly. */
   held: Held[];
-  /** Message ids this device sent whose `sent` has not been written yet (count: the same id may be in flight twice). */
-  readonly awaitingSent: Map<string, number>;
+  /**
+   * Message ids this device sent whose `sent` has not been written yet, in
+   * send order (an id in flight twice is here twice). An array, not a map
+   * counting them: it changes at message rate (see SessionState.delivered),
+   * holds at most the sends in flight, and `sent` mostly comes in send order.
+   */
+  readonly awaitingSent: string[];
 }
 
 /** Most entries held at once; past it they go through a read. */
@@ -73,7 +79,7 @@ export const MAX_HELD = 256;
 
 /** A new session's state: its first read waits for appends enqueued before it was registered. */
 export function newEarlyState(): EarlyState {
-  return { pending: true, mark: 0, settling: false, cover: 0, held: [], awaitingSent: new Map() };
+  return { pending: true, mark: 0, settling: false, cover: 0, held: [], awaitingSent: [] };
 }
 
 /**
@@ -82,7 +88,7 @@ export function newEarlyState(): EarlyState {
  * 'held' and 'read' need a settle wait (the caller starts it, or pumps).
  */
 export function admitEarly(es: EarlyState, entry: InboxEntry, notice: EarlyNotice, free: boolean): 'push' | 'held' | 'read' {
-  if (free && es.held.length === 0 && (notice.push || (notice.receiptFor !== undefined && !notice.receiptFor.some((id) => es.awaitingSent.has(id))))) {
+  if (free && es.held.length === 0 && (notice.push || (notice.receiptFor !== undefined && !notice.receiptFor.some((id) => es.awaitingSent.includes(id))))) {
     return 'push';
   }
   if (free && es.held.length < MAX_HELD) {
@@ -96,14 +102,12 @@ export function admitEarly(es: EarlyState, entry: InboxEntry, notice: EarlyNotic
 
 /** This device's send of `messageId` was enqueued: a receipt naming it waits until its `sent` is written. */
 export function sendStarted(es: EarlyState, messageId: string): void {
-  es.awaitingSent.set(messageId, (es.awaitingSent.get(messageId) ?? 0) + 1);
+  es.awaitingSent.push(messageId);
 }
 
 /** The send's outcome (`sent` or an error) is being written now. */
 export function sendSettled(es: EarlyState, messageId: string): void {
-  const n = es.awaitingSent.get(messageId) ?? 0;
-  if (n <= 1) es.awaitingSent.delete(messageId);
-  else es.awaitingSent.set(messageId, n - 1);
+  removeOne(es.awaitingSent, messageId);
 }
 
 /** Everything held goes through a read instead, after a settle. */

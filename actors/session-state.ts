@@ -81,12 +81,21 @@ export interface SessionState {
   sendChain: Promise<void>;
   /** Steps chained on `sendChain` and not finished; 0 = the next step may run at once. */
   chainPending: number;
-  /** Inbox deletes enqueued on the chain and waiting for their receipts to be safe (outside the chain: session-delivery.ts). */
-  readonly waitingDeletes: Set<Promise<void>>;
+  /** Inbox deletes enqueued on the chain and waiting for their receipts to be safe (outside the chain: session-delivery.ts); an array, not a set (see `delivered`). */
+  readonly waitingDeletes: Promise<void>[];
   /** The first send that failed with a retryable store error; later sends wait for its resend. */
   readonly gate: { blockedOn: string | undefined };
-  /** Message ids acked by this device and not yet reported "delivered", per original sender user. */
-  readonly delivered: Map<string, string[]>;
+  /**
+   * Message ids acked by this device and not yet reported "delivered", per
+   * original sender user. Replaced by a new map at each flush, not cleared:
+   * `Map.prototype.clear` (like a rehash) leaves a link from the old table to
+   * the new one, and an old table promoted out of the young generation, dead
+   * or not, keeps the next one and the ids it holds alive through
+   * young-generation GCs, which then promote them too (frame-writer.ts
+   * measured this). Lists that change at message rate are arrays for the
+   * same reason (`waitingDeletes`, EarlyState.awaitingSent).
+   */
+  delivered: Map<string, string[]>;
   receiptTimer: NodeJS.Timeout | undefined;
   /** Highest inbox id whose deletion waits for the coalesced receipts. */
   pendingAck: InboxEntryId | undefined;
@@ -182,3 +191,4 @@ export function entryOf(batch: InboxBatch, i: number, id: InboxEntryId): InboxEn
     serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
   };
 }
+

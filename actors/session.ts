@@ -69,7 +69,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
       window: new DeliveryWindow<InboxEntry>(services.settings.deliveryWindow),
       readCursor: INBOX_CURSOR_START, reading: false, moreAvailable: true, generation: 0,
       early: services.inbox.early === undefined ? undefined : newEarlyState(),
-      sendChain: Promise.resolve(), chainPending: 0, waitingDeletes: new Set(), gate: { blockedOn: undefined },
+      sendChain: Promise.resolve(), chainPending: 0, waitingDeletes: [], gate: { blockedOn: undefined },
       delivered: new Map(), receiptTimer: undefined, pendingAck: undefined,
       mw: services.inbox.multiWriter === undefined ? undefined : newMultiWriterState(services.inbox.multiWriter, services.now()),
       lastSentTo: new Map(), lastReceiptTo: new Map(), receiptLost: false, fwd: newForwardState(),
@@ -192,7 +192,7 @@ export const SESSION: Behaviour<SessionState, SessionArgs, SessionProtocol> = {
     // receipts, outside it): the node closes its stores after them.
     // Sends handed over by forwards and not settled yet are stored (or acked) within forwardMs.
     const last = Promise.allSettled([...(state.chainPending > 0 || state.fwd.queue.length > 0 ? [forwardsSettled(state)] : []), lastSeen])
-      .then(() => Promise.allSettled([...state.waitingDeletes]));
+      .then(() => Promise.allSettled(state.waitingDeletes));
     services.finalWrites.add(last);
     void last.then(() => services.finalWrites.delete(last));
   },

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import test from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { flush, queueBinary, queuedBytes, rawSocketOf } from '../../actors/frame-writer.ts';
+import { flush, frameQueue, queueBinary, queuedBytes } from '../../actors/frame-writer.ts';
 
 /** A server and one connected client; `serverSide` is the server's socket for it. */
 async function connected(serverOptions: { perMessageDeflate: boolean }) {
@@ -53,23 +53,23 @@ const until = async (check: () => boolean, what: string): Promise<void> => {
 test('frame writer - the messages of one turn leave in one write and arrive intact, in order, across header length boundaries', async () => {
   const c = await connected({ perMessageDeflate: false });
   try {
-    const raw = rawSocketOf(c.serverSide);
-    assert.ok(raw !== undefined, 'no extension: written directly');
-    const writes = countWrites(raw);
+    const q = frameQueue(c.serverSide);
+    assert.ok(q.raw !== undefined, 'no extension: written directly');
+    const writes = countWrites(q.raw);
     // 0–125: length in the first byte; 126–65535: 16-bit; 65536 and over: 64-bit.
     const lengths = [0, 1, 125, 126, 127, 65535, 65536, 70000, 3];
     const messages = lengths.map((n, i) => Buffer.alloc(n, (i * 37 + 1) & 0xff));
-    for (const m of messages) queueBinary(c.serverSide, raw, m);
+    for (const m of messages) queueBinary(q, m);
     const framed = lengths.reduce((sum, n) => sum + n + (n < 126 ? 2 : n < 65536 ? 4 : 10), 0);
-    assert.equal(queuedBytes(raw), framed, 'queued bytes count headers and payloads');
+    assert.equal(queuedBytes(q), framed, 'queued bytes count headers and payloads');
     assert.equal(writes.count(), 0, 'nothing written within the turn');
     await until(() => c.received.length === messages.length, 'every message arrives');
     assert.equal(writes.count(), 1, 'one write for the turn');
-    assert.equal(queuedBytes(raw), 0);
+    assert.equal(queuedBytes(q), 0);
     assert.deepEqual(c.received.map((b) => b.length), lengths);
     c.received.forEach((b, i) => assert.ok(b.equals(messages[i]!), `message ${i} intact`));
     // A later turn: a write of its own.
-    queueBinary(c.serverSide, raw, Buffer.from('next'));
+    queueBinary(q, Buffer.from('next'));
     await until(() => c.received.length === messages.length + 1, 'the next turn');
     assert.equal(writes.count(), 2);
   } finally {
@@ -80,14 +80,14 @@ test('frame writer - the messages of one turn leave in one write and arrive inta
 test('frame writer - flush puts what is queued before a close frame; nothing queued on a closing socket is written', async () => {
   const c = await connected({ perMessageDeflate: false });
   try {
-    const raw = rawSocketOf(c.serverSide)!;
+    const q = frameQueue(c.serverSide);
     const closed = once(c.client, 'close') as Promise<[number, Buffer]>;
-    queueBinary(c.serverSide, raw, Buffer.from('first'));
-    queueBinary(c.serverSide, raw, Buffer.from('second'));
-    flush(raw);
+    queueBinary(q, Buffer.from('first'));
+    queueBinary(q, Buffer.from('second'));
+    flush(q);
     c.serverSide.close(4000, 'bye');
     // Queued after the close frame went: dropped, as a closing socket drops what it has not written.
-    queueBinary(c.serverSide, raw, Buffer.from('late'));
+    queueBinary(q, Buffer.from('late'));
     const [code, reason] = await closed;
     assert.equal(code, 4000);
     assert.equal(reason.toString(), 'bye');
@@ -101,10 +101,10 @@ test('frame writer - a socket with permessage-deflate is not written directly: w
   const c = await connected({ perMessageDeflate: true });
   try {
     assert.notEqual(c.serverSide.extensions, '', 'deflate negotiated');
-    const raw = rawSocketOf(c.serverSide);
-    assert.equal(raw, undefined);
-    queueBinary(c.serverSide, raw, Buffer.alloc(1000, 7));
-    assert.equal(queuedBytes(raw), 0);
+    const q = frameQueue(c.serverSide);
+    assert.equal(q.raw, undefined);
+    queueBinary(q, Buffer.alloc(1000, 7));
+    assert.equal(queuedBytes(q), 0);
     await until(() => c.received.length === 1, 'the message arrives');
     assert.ok(c.received[0]!.equals(Buffer.alloc(1000, 7)));
   } finally {
