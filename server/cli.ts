@@ -9,6 +9,7 @@ import { startNode } from './node.ts';
 import { migrateAll } from './migrate.ts';
 import { isParleyError } from '../protocol/errors.ts';
 import { registerBenchCommand } from '../bench/harness/cli.ts';
+import { tuneV8 } from './v8-tuning.ts';
 
 const program = new Command('parley').description('Parley messaging backend').showHelpAfterError();
 
@@ -26,6 +27,7 @@ program
   .addOption(new Option('--cluster <nats-url>', 'join a cluster over NATS, e.g. nats://127.0.0.1:4222 (PARLEY_NATS_URL; needs PARLEY_PG_URL and PARLEY_CASSANDRA_CONTACT_POINTS)'))
   .addOption(new Option('--cluster-name <name>', 'nodes with the same name form one cluster (PARLEY_CLUSTER_NAME)'))
   .action(async (opts: ConfigFlags & { cluster?: string }) => {
+    tuneV8();
     const { cluster, ...rest } = opts;
     const config = loadConfig({ ...rest, natsUrl: cluster });
     const log = createLogger(config.logLevel, { node: config.nodeId });

@@ -117,13 +117,24 @@ export type FlushTo = (write: ParkedWrite) => Promise<AppendResult>;
  * Only a retransmission looks here (a scan: they are rare), so the common
  * path keeps no index by key. (Not a Map used as a FIFO either: after many
  * deletes V8 walks every deleted slot at the front of a Map to find its first
- * key.) Kept lean on purpose: every slot lives for thousands of messages, so
- * what it holds is promoted out of the young generation; it keeps references
- * to what already exists (the key, the sender's and recipients' addresses)
- * and two numbers, and builds no object per batch.
+ * key.) Kept lean on purpose: every slot lives for thousands of messages
+ * (~2 s at 5,000/s), so any object it holds is promoted out of the young
+ * generation. It keeps references to what already lives long (the sender's
+ * and recipients' address objects, shared with the device directory), the
+ * key's UTF-8 bytes in a fixed slot of one buffer (a key string, made per
+ * message, was what every young-generation GC promoted at 5,000/s:
+ * ~126 KB each; BENCHMARKS.md), and two numbers in `Float64Array`s. A key
+ * longer than a slot is kept as a string (none is, with the protocol's
+ * limits).
  */
 class ElidedRing {
-  private readonly keys: (string | undefined)[];
+  /** Bytes of a key slot. */
+  static readonly KEY_SLOT = 96;
+  /** The keys' UTF-8 bytes, `KEY_SLOT` per slot. */
+  private readonly keyBytes: Buffer;
+  /** Byte length of each slot's key, or -1: the key is in `longKeys`. */
+  private readonly keyLengths: Int32Array;
+  private readonly longKeys: (string | undefined)[];
   private readonly senders: (DeviceAddress | undefined)[];
   /** The recipient, or the recipients when there are several (copy order). */
   private readonly recipients: (DeviceAddress | readonly DeviceAddress[] | undefined)[];
@@ -132,7 +143,9 @@ class ElidedRing {
   private pos = 0;
 
   constructor(private readonly capacity: number) {
-    this.keys = new Array<string | undefined>(capacity).fill(undefined);
+    this.keyBytes = Buffer.alloc(capacity * ElidedRing.KEY_SLOT);
+    this.keyLengths = new Int32Array(capacity);
+    this.longKeys = new Array<string | undefined>(capacity).fill(undefined);
     this.senders = new Array<DeviceAddress | undefined>(capacity).fill(undefined);
     this.recipients = new Array<DeviceAddress | readonly DeviceAddress[] | undefined>(capacity).fill(undefined);
     this.times = new Float64Array(capacity);
@@ -144,7 +157,16 @@ class ElidedRing {
     const i = this.pos;
     this.pos = (i + 1) % this.capacity;
     const { copies } = batch;
-    this.keys[i] = dedupKeyOf(batch);
+    const key = dedupKeyOf(batch);
+    const n = Buffer.byteLength(key, 'utf8');
+    if (n <= ElidedRing.KEY_SLOT) {
+      this.keyBytes.write(key, i * ElidedRing.KEY_SLOT, n, 'utf8');
+      this.keyLengths[i] = n;
+      this.longKeys[i] = undefined;
+    } else {
+      this.keyLengths[i] = -1;
+      this.longKeys[i] = key;
+    }
     this.senders[i] = batch.sender;
     this.recipients[i] = copies.length === 1 ? copies[0]!.recipient : copies.map((c) => c.recipient);
     this.times[i] = batch.serverTimestamp;
@@ -154,10 +176,13 @@ class ElidedRing {
   /** The original result of the batch with `batch`'s key, as a duplicate, if it is here. */
   find(batch: InboxBatch): AppendResult | undefined {
     const key = dedupKeyOf(batch);
+    const bytes = Buffer.from(key, 'utf8');
+    const n = bytes.length <= ElidedRing.KEY_SLOT ? bytes.length : -1;
     const { sender } = batch;
     for (let i = 0; i < this.capacity; i++) {
       const s = this.senders[i];
-      if (this.keys[i] !== key || s === undefined || !sameDevice(s, sender)) continue;
+      if (s === undefined || this.keyLengths[i] !== n || !sameDevice(s, sender)) continue;
+      if (n === -1 ? this.longKeys[i] !== key : !bytes.equals(this.keyBytes.subarray(i * ElidedRing.KEY_SLOT, i * ElidedRing.KEY_SLOT + n))) continue;
       const r = this.recipients[i]!;
       const firstId = this.firstIds[i]!;
       const copies = (Array.isArray(r) ? r : [r] as readonly DeviceAddress[]).map((a, j) => ({ recipient: { userId: a.userId, deviceId: a.deviceId }, id: encodeInboxId(firstId + j) }));

@@ -127,3 +127,40 @@ test('deferred appends - the queues keep park order through wrap-around and grow
     d.stop();
   }
 });
+
+test('deferred appends - a never-written batch is recognised by its exact key and sender (UTF-8 keys, a key longer than a slot, ring overwrite)', async () => {
+  const w = writer();
+  const d = new DeferredAppends(60_000, w.flushTo, 60_000, 5);
+  try {
+    const s = { userId: randomUUID(), deviceId: 1 };
+    const other = { userId: randomUUID(), deviceId: 2 };
+    const to = { userId: randomUUID(), deviceId: 1 };
+    // 96 bytes is one slot exactly; 97 and a 300-byte key are kept as strings.
+    const keys = ['m-é-😀-ключ', 'x'.repeat(96), 'y'.repeat(97), 'z'.repeat(300), 'short'];
+    for (let i = 0; i < keys.length; i++) {
+      const stored = d.park({ ...batch(s, keys[i]!, [to]), serverTimestamp: 1000 + i }, 10 + i);
+      d.drop(to.userId, to.deviceId, 10 + i);
+      assert.equal((await stored).duplicate, false);
+    }
+    assert.equal(w.written, 0, 'all elided');
+    const resend = (sender: DeviceAddress, key: string) => d.duplicateOf({ ...batch(sender, key, [to]), serverTimestamp: 9999, resend: true });
+    for (let i = 0; i < keys.length; i++) {
+      const r = await resend(s, keys[i]!);
+      assert.ok(r !== undefined, `key ${i} recognised`);
+      assert.deepEqual([r.duplicate, r.serverTimestamp, r.copies.map((c) => c.id)], [true, 1000 + i, [encodeInboxId(10 + i)]]);
+    }
+    // Same length, other bytes; a prefix; another sender: not duplicates.
+    for (const k of ['m-é-😀-ключ'.replace('é', 'e\u0301'), 'x'.repeat(95) + 'X', 'x'.repeat(95), 'y'.repeat(96) + 'Y', 'z'.repeat(299), 'shorT']) {
+      assert.equal(resend(s, k), undefined, `${k.slice(0, 12)}… is not a duplicate`);
+    }
+    assert.equal(resend(other, 'short'), undefined, 'another sender device');
+    // The ring holds 5: a sixth never-written batch replaces the oldest.
+    const stored = d.park({ ...batch(s, 'sixth', [to]), serverTimestamp: 2000 }, 20);
+    d.drop(to.userId, to.deviceId, 20);
+    await stored;
+    assert.equal(resend(s, keys[0]!), undefined, 'the oldest was forgotten');
+    assert.ok(resend(s, 'sixth') !== undefined && resend(s, keys[1]!) !== undefined);
+  } finally {
+    d.stop();
+  }
+});
