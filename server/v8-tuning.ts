@@ -16,18 +16,17 @@
  * and pauses 1.35–1.5 ms, no full GC, p99 2.5–2.9 ms, and the peak did not
  * move.
  *
- * An operator who sets the flag either way (NODE_OPTIONS, or node's command
- * line) keeps their choice.
+ * An operator who sets the flag either way on node's command line keeps their
+ * choice (node refuses V8 flags of this kind in NODE_OPTIONS).
  */
 import v8 from 'node:v8';
 
-/** The V8 flags to set, given node's own arguments and NODE_OPTIONS: none that the operator chose either way. */
-export function v8FlagsFor(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
-  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)];
-  return given.some((a) => /^--(no-)?allocation[-_]site[-_]pretenuring(=|$)/.test(a)) ? [] : ['--no-allocation-site-pretenuring'];
+/** The V8 flags to set, given node's own arguments: none that the operator chose either way. */
+export function v8FlagsFor(execArgv: readonly string[]): string[] {
+  return execArgv.some((a) => /^--(no-)?allocation[-_]site[-_]pretenuring(=|$)/.test(a)) ? [] : ['--no-allocation-site-pretenuring'];
 }
 
 /** Applies the settings above to this process. */
 export function tuneV8(): void {
-  for (const flag of v8FlagsFor(process.execArgv, process.env.NODE_OPTIONS)) v8.setFlagsFromString(flag);
+  for (const flag of v8FlagsFor(process.execArgv)) v8.setFlagsFromString(flag);
 }
