@@ -191,4 +191,3 @@ export function entryOf(batch: InboxBatch, i: number, id: InboxEntryId): InboxEn
     serverTimestamp: batch.serverTimestamp, payload: batch.copies[i]!.payload,
   };
 }
-

@@ -68,7 +68,13 @@ export class NodeRouter implements RemoteRouter {
   /** Per local process: its links and monitors towards other nodes. */
   private readonly tracked = new Map<number, Tracked>();
   private readonly services = new Map<string, RpcHandler>();
-  /** `sendSoon` envelopes waiting, per node. */
+  /**
+   * `sendSoon` envelopes waiting, per node. A node's entry stays once made
+   * (emptied when flushed, removed when the node goes down): a map that
+   * gained and lost an entry every turn would rehash at message rate, and V8
+   * links each old table to the next, which can keep them and what they
+   * held alive through young-generation GCs (BENCHMARKS.md).
+   */
   private readonly soon = new Map<string, Envelope[]>();
   /** The end-of-turn flush of `soon`, while one is due. */
   private soonFlush: NodeJS.Immediate | undefined;
@@ -145,8 +151,8 @@ export class NodeRouter implements RemoteRouter {
 
   private flushSoon(node: string): void {
     const q = this.soon.get(node);
-    if (q === undefined) return;
-    this.soon.delete(node);
+    if (q === undefined || q.length === 0) return;
+    this.soon.set(node, []);
     this.transport.publish(this.subj.node(node), encode(q.length === 1 ? q[0]! : { k: Kind.Batch, es: q }));
   }
 
@@ -354,6 +360,8 @@ export class NodeRouter implements RemoteRouter {
   private onMembership(e: MembershipEvent): void {
     if (e.type !== 'down') return;
     const gone = e.node;
+    this.flushSoon(gone);
+    this.soon.delete(gone);
     for (const [cid, c] of [...this.calls]) if (c.node === gone) this.settle(cid, c, false, 'noconnection');
     for (const [mon, m] of [...this.monitorsOut]) {
       if (m.target.node !== gone) continue;

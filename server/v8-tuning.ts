@@ -11,10 +11,10 @@
  * old generation, where until the next full GC their fields keep the young
  * objects they point to alive through every scavenge, which then copies and
  * promotes them too. Measured at 5,000 msg/s after a peak (BENCHMARKS.md):
- * each scavenge promoted ~0.7–0.8 MB and paused 2.4–3.6 ms (mean), with 2–5
+ * each scavenge promoted ~0.7–0.8 MB and paused 2.4–3.6 ms (mean), with 2–4
  * full GCs in 12 s, p99 3.9–6.0 ms; without pretenuring it promotes ~126 KB
- * and pauses 1.35–1.5 ms, no full GC, p99 2.5–2.9 ms, and the peak did not
- * move.
+ * and pauses 1.35–1.65 ms, no full GC, p99 2.5–3.7 ms. The peak is ~3 %
+ * lower (three alternating pairs).
  *
  * An operator who sets the flag either way on node's command line keeps their
  * choice (node refuses V8 flags of this kind in NODE_OPTIONS).

@@ -121,9 +121,9 @@ export type FlushTo = (write: ParkedWrite) => Promise<AppendResult>;
  * (~2 s at 5,000/s), so any object it holds is promoted out of the young
  * generation. It keeps references to what already lives long (the sender's
  * and recipients' address objects, shared with the device directory), the
- * key's UTF-8 bytes in a fixed slot of one buffer (a key string, made per
- * message, was what every young-generation GC promoted at 5,000/s:
- * ~126 KB each; BENCHMARKS.md), and two numbers in `Float64Array`s. A key
+ * key's UTF-8 bytes in a fixed slot of one buffer (a key string per
+ * message was ~36 KB of the ~126 KB each young-generation GC promoted at
+ * 5,000/s; BENCHMARKS.md), and two numbers in `Float64Array`s. A key
  * longer than a slot is kept as a string (none is, with the protocol's
  * limits).
  */
