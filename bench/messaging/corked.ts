@@ -1,9 +1,10 @@
 /**
  * Corking for the benches' own sockets: what one event-loop turn writes to a
  * socket leaves in one syscall (cork on the first write of the turn, uncork
- * after it), as Parley's connections do (actors/connection.ts). The bare relay
- * writes this way, and so do the Parley and relay load drivers alike, so both
- * servers are measured with the same lean client.
+ * after it). The bare relay writes this way, and so do the Parley and relay
+ * load drivers alike, so both servers are measured with the same lean client.
+ * (Parley's connections frame a turn's messages into one buffer instead,
+ * actors/frame-writer.ts: server frames only; a client's must be masked.)
  */
 import type WebSocket from 'ws';
 import type { Socket } from 'node:net';
